@@ -1,0 +1,331 @@
+"""Kafka adapter: reads groups, committed offsets, end offsets and commit timestamps.
+
+Works against any Kafka-protocol cluster through confluent-kafka's AdminClient; security
+settings (`security.protocol`, `sasl.*`, `ssl.*`) pass through from the cluster's `client:`.
+
+Order matters for honest lag: committed offsets are read *before* end offsets, so a commit that
+lands between the two reads can only make lag look larger, never negative.
+
+Requests per poll (counted in `requests`): one ListGroups, one DescribeGroups batch, one
+OffsetFetch per group (librdkafka takes one group per call; issued concurrently, bounded by
+`max_concurrency`), one Metadata, one ListOffsets batch per leader for latest (and for earliest
+on DLQ topics), and one consumer fetch for the lagging partitions when lag seconds is `exact`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import Any
+
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException
+from confluent_kafka import TopicPartition as KTopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, OffsetSpec
+
+from collector.brokers.kafka_probe import fetch_commit_timestamps
+from collector.config import KafkaCluster
+from collector.errors import BrokerAuthError, BrokerUnavailable
+from collector.model import Broker, ClusterSnapshot, GroupSample, TopicPartition
+
+log = logging.getLogger(__name__)
+
+_AUTH_CODES = {
+    KafkaError.SASL_AUTHENTICATION_FAILED,
+    KafkaError._AUTHENTICATION,
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.GROUP_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+}
+_STATE_NAMES = {
+    "STABLE": "Stable",
+    "EMPTY": "Empty",
+    "DEAD": "Dead",
+    "PREPARING_REBALANCING": "PreparingRebalance",
+    "COMPLETING_REBALANCING": "CompletingRebalance",
+    "UNKNOWN": "Unknown",
+}
+RETENTION_REFRESH_POLLS = 20  # topic configs change rarely; re-read them every N polls
+
+
+def matches(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
+    """True when `name` matches an include glob and no exclude glob."""
+    return any(fnmatch.fnmatchcase(name, p) for p in include) and not any(
+        fnmatch.fnmatchcase(name, p) for p in exclude
+    )
+
+
+class KafkaAdapter:
+    broker = Broker.KAFKA
+
+    def __init__(self, config: KafkaCluster, dlq_patterns: Iterable[str] = ()) -> None:
+        self.config = config
+        self.cluster = config.name
+        self.dlq_patterns = tuple(dlq_patterns)
+        self._timeout = config.request_timeout_seconds
+        client = {
+            "bootstrap.servers": config.bootstrap_servers,
+            "client.id": f"eventscope-{config.name}",
+            "socket.timeout.ms": int(self._timeout * 1000),
+            **config.client,
+        }
+        self._client_conf = client
+        self._admin = AdminClient(dict(client))
+        self._probe: Consumer | None = None
+        self._retention: dict[str, float] = {}
+        self._polls = 0
+
+    # -- protocol ----------------------------------------------------------------------------
+
+    def snapshot(self, now: float) -> ClusterSnapshot:
+        requests: dict[str, int] = {}
+        phases: dict[str, float] = {}
+        try:
+            groups = self._timed(phases, "groups", lambda: self._groups(requests))
+            committed = self._timed(phases, "committed", lambda: self._committed(groups, requests))
+            topics = self._timed(phases, "metadata", lambda: self._topics(requests))
+            wanted = topics  # every topic counts for throughput, not only those with groups
+            end = self._timed(
+                phases, "end_offsets", lambda: self._offsets(wanted, OffsetSpec.latest(), requests)
+            )
+            dlq_tps = {tp for tp in wanted if self._is_dlq(tp.topic)}
+            start = self._timed(
+                phases,
+                "start_offsets",
+                lambda: self._offsets(dlq_tps, OffsetSpec.earliest(), requests),
+            )
+            stamps = self._timed(
+                phases, "commit_timestamps", lambda: self._commit_timestamps(committed, end, requests)
+            )
+            self._timed(phases, "configs", lambda: self._refresh_retention(wanted, requests))
+        except KafkaException as exc:
+            raise _translate(exc.args[0] if exc.args else None, str(exc)) from exc
+        self._polls += 1
+        samples = tuple(
+            GroupSample(group=g, state=state, members=members, committed=committed.get(g, {}))
+            for g, (state, members) in sorted(groups.items())
+        )
+        return ClusterSnapshot(
+            broker=Broker.KAFKA,
+            cluster=self.cluster,
+            taken_at=now,
+            end_offsets=end,
+            start_offsets=start,
+            groups=samples,
+            commit_timestamps=stamps,
+            retention_seconds={t: s for t, s in self._retention.items() if _has_topic(wanted, t)},
+            requests=requests,
+            phase_seconds=phases,
+        )
+
+    def close(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
+
+    # -- phases --------------------------------------------------------------------------------
+
+    def _groups(self, requests: dict[str, int]) -> dict[str, tuple[str, int | None]]:
+        """Group name → (state, members): listed by the broker plus those named in config."""
+        result = self._admin.list_consumer_groups(request_timeout=self._timeout).result()
+        _count(requests, "list_groups")
+        if result.errors:
+            # a hung broker answers with an empty `.valid` and the failure only in `.errors`
+            first = result.errors[0]
+            raise _translate(getattr(first, "args", [None])[0], f"ListGroups failed: {first}")
+        names = {
+            g.group_id
+            for g in result.valid
+            if matches(g.group_id, self.config.include_groups, self.config.exclude_groups)
+        }
+        names.update(self.config.groups)
+        if not names:
+            return {}
+        futures = self._admin.describe_consumer_groups(sorted(names), request_timeout=self._timeout)
+        _count(requests, "describe_groups")
+        groups: dict[str, tuple[str, int | None]] = {}
+        for name, fut in futures.items():
+            try:
+                desc = fut.result()
+            except KafkaException as exc:
+                if _is_fatal(exc):
+                    raise
+                groups[name] = ("Unknown", None)
+                continue
+            state = _STATE_NAMES.get(getattr(desc.state, "name", "UNKNOWN"), "Unknown")
+            if state == "Dead":
+                continue  # deleted: its series must disappear now, not linger as ghosts
+            # Kafka reports members for live groups; an empty list on a Stable group means the
+            # broker did not tell us (Tansu), so report no count rather than invent a zero
+            members = len(desc.members) if desc.members or state == "Empty" else None
+            groups[name] = (state, members)
+        return groups
+
+    def _committed(
+        self, groups: Mapping[str, Any], requests: dict[str, int]
+    ) -> dict[str, dict[TopicPartition, int]]:
+        """Committed offsets per group; OffsetFetch calls run concurrently, bounded."""
+        out: dict[str, dict[TopicPartition, int]] = {}
+
+        def submit(group: str) -> Future[Any]:
+            _count(requests, "offset_fetch")
+            req = [ConsumerGroupTopicPartitions(group)]
+            return self._admin.list_consumer_group_offsets(req, request_timeout=self._timeout)[group]
+
+        def collect(group: str, fut: Future[Any]) -> None:
+            try:
+                res = fut.result()
+            except KafkaException as exc:
+                if _is_fatal(exc):
+                    raise
+                log.debug("offset fetch for group %s failed: %s", group, exc)
+                return
+            offsets: dict[TopicPartition, int] = {}
+            for ktp in res.topic_partitions:
+                if ktp.error is None and ktp.offset >= 0:
+                    if matches(ktp.topic, self.config.include_topics, self.config.exclude_topics):
+                        offsets[TopicPartition(ktp.topic, ktp.partition)] = ktp.offset
+            out[group] = offsets
+
+        bounded_concurrently(sorted(groups), submit, collect, self.config.max_concurrency)
+        return out
+
+    def _topics(self, requests: dict[str, int]) -> set[TopicPartition]:
+        md = self._admin.list_topics(timeout=self._timeout)
+        _count(requests, "metadata")
+        tps: set[TopicPartition] = set()
+        for name, topic in md.topics.items():
+            if topic.error is not None or not matches(
+                name, self.config.include_topics, self.config.exclude_topics
+            ):
+                continue
+            tps.update(TopicPartition(name, p) for p in topic.partitions)
+        return tps
+
+    def _offsets(
+        self, tps: set[TopicPartition], spec: OffsetSpec, requests: dict[str, int]
+    ) -> dict[TopicPartition, int]:
+        if not tps:
+            return {}
+        request = {KTopicPartition(tp.topic, tp.partition): spec for tp in sorted(tps)}
+        futures = self._admin.list_offsets(request, request_timeout=self._timeout)
+        _count(requests, "list_offsets")
+        out: dict[TopicPartition, int] = {}
+        for ktp, fut in futures.items():
+            try:
+                out[TopicPartition(ktp.topic, ktp.partition)] = fut.result().offset
+            except KafkaException as exc:
+                if _is_fatal(exc):
+                    raise
+                log.debug("list_offsets for %s/%d failed: %s", ktp.topic, ktp.partition, exc)
+        return out
+
+    def _commit_timestamps(
+        self,
+        committed: Mapping[str, Mapping[TopicPartition, int]],
+        end: Mapping[TopicPartition, int],
+        requests: dict[str, int],
+    ) -> dict[tuple[str, TopicPartition], float]:
+        settings = self.config.lag_seconds
+        if settings.method != "exact":
+            return {}
+        wanted = {
+            (group, tp): offset
+            for group, offsets in committed.items()
+            for tp, offset in offsets.items()
+            if tp in end and offset < end[tp]
+        }
+        if not wanted or len(wanted) > settings.exact_max_partitions:
+            return {}
+        if self._probe is None:
+            self._probe = Consumer(
+                {
+                    **self._client_conf,
+                    "group.id": f"eventscope-probe-{self.cluster}",  # assign() only: never joins
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": True,
+                    "fetch.max.bytes": settings.fetch_max_bytes,
+                    "max.partition.fetch.bytes": max(1024, settings.fetch_max_bytes // 64),
+                }
+            )
+        _count(requests, "fetch")
+        return fetch_commit_timestamps(self._probe, wanted, self._timeout)
+
+    def _refresh_retention(self, tps: set[TopicPartition], requests: dict[str, int]) -> None:
+        topics = sorted({tp.topic for tp in tps})
+        if self._polls % RETENTION_REFRESH_POLLS != 0 and all(t in self._retention for t in topics):
+            return
+        if not topics:
+            return
+        resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in topics]
+        _count(requests, "describe_configs")
+        for res, fut in self._admin.describe_configs(
+            resources, request_timeout=self._timeout
+        ).items():
+            try:
+                entries = fut.result()
+            except KafkaException:
+                continue
+            entry = entries.get("retention.ms")
+            if entry is not None and entry.value not in (None, "-1"):
+                self._retention[res.name] = int(entry.value) / 1000.0
+
+    # -- small pieces --------------------------------------------------------------------------
+
+    def _is_dlq(self, topic: str) -> bool:
+        return any(fnmatch.fnmatchcase(topic, p) for p in self.dlq_patterns)
+
+    @staticmethod
+    def _timed(phases: dict[str, float], phase: str, fn: Callable[[], Any]) -> Any:
+        started = time.perf_counter()  # a duration, not a reported time: the clock is fine here
+        try:
+            return fn()
+        finally:
+            phases[phase] = time.perf_counter() - started
+
+
+def bounded_concurrently(
+    keys: list[str],
+    submit: Callable[[str], Future[Any]],
+    collect: Callable[[str, Future[Any]], None],
+    limit: int,
+) -> None:
+    """Keep at most `limit` requests in flight; collect each as it completes."""
+    pending: dict[Future[Any], str] = {}
+    queue = list(reversed(keys))
+    while queue or pending:
+        while queue and len(pending) < max(1, limit):
+            key = queue.pop()
+            pending[submit(key)] = key
+        done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+        for fut in done:
+            collect(pending.pop(fut), fut)
+
+
+def _has_topic(tps: set[TopicPartition], topic: str) -> bool:
+    return any(tp.topic == topic for tp in tps)
+
+
+def _count(requests: dict[str, int], kind: str) -> None:
+    requests[kind] = requests.get(kind, 0) + 1
+
+
+def _is_fatal(exc: KafkaException) -> bool:
+    """Errors that mean the cluster as a whole cannot be read (vs. one group or partition)."""
+    err = exc.args[0] if exc.args else None
+    if not isinstance(err, KafkaError):
+        return True
+    return err.code() in _AUTH_CODES or err.code() in (
+        KafkaError._TRANSPORT,
+        KafkaError._TIMED_OUT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._RESOLVE,
+    )
+
+
+def _translate(err: object, message: str) -> BrokerUnavailable | BrokerAuthError:
+    if isinstance(err, KafkaError) and err.code() in _AUTH_CODES:
+        return BrokerAuthError(f"authentication or authorization failed: {err.str()}")
+    return BrokerUnavailable(message)

@@ -1,0 +1,315 @@
+"""The collector's configuration: YAML, then env-var overrides, validated before anything starts.
+
+Every section is a frozen dataclass; `load_config` walks the dataclass fields, so an unknown key,
+a wrong type or a missing required field raises `ConfigError` naming the dotted key. Strings may
+reference env vars as `${NAME}` (how secrets reach the config without being written in it).
+
+Env-var overrides use the key path after `EVENTSCOPE__`, `__` between levels, clusters by name:
+
+    EVENTSCOPE__poll_interval_seconds=5
+    EVENTSCOPE__clusters__local__bootstrap_servers=broker:9092
+
+Values are read as YAML scalars (`5` is an int, `true` a bool). The reference for every key is
+`deploy/eventscope.example.yml`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from collector.errors import ConfigError
+
+ENV_PREFIX = "EVENTSCOPE__"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+DEFAULT_DLQ_PATTERNS = ("*.dlq", "*-dlq", "dlq.*", "*.DLT")
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """Lag thresholds for the groups matching `match` (a glob on the group name)."""
+
+    match: str
+    messages: int | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    messages: int = 1000
+    seconds: float = 300.0
+    groups: tuple[ThresholdRule, ...] = ()
+
+    def for_group(self, group: str) -> tuple[int, float]:
+        """The first matching rule wins per value; unmatched values use the defaults."""
+        messages: int | None = None
+        seconds: float | None = None
+        for rule in self.groups:
+            if fnmatch.fnmatchcase(group, rule.match):
+                if messages is None:
+                    messages = rule.messages
+                if seconds is None:
+                    seconds = rule.seconds
+        return (
+            self.messages if messages is None else messages,
+            self.seconds if seconds is None else seconds,
+        )
+
+
+@dataclass(frozen=True)
+class KafkaLagSeconds:
+    """How lag in seconds is computed (see README "Lag in seconds")."""
+
+    method: Literal["exact", "interpolated"] = "exact"
+    # exact reads one record per lagging partition; above this many it falls back to interpolation
+    exact_max_partitions: int = 2000
+    fetch_max_bytes: int = 1_048_576
+    history_points: int = 60
+
+
+@dataclass(frozen=True)
+class KafkaCluster:
+    name: str
+    bootstrap_servers: str
+    kind: Literal["kafka"] = "kafka"
+    client: Mapping[str, str] = field(default_factory=dict)
+    groups: tuple[str, ...] = ()
+    include_groups: tuple[str, ...] = ("*",)
+    exclude_groups: tuple[str, ...] = ()
+    include_topics: tuple[str, ...] = ("*",)
+    exclude_topics: tuple[str, ...] = ("__*", "_schemas")
+    request_timeout_seconds: float = 5.0
+    max_concurrency: int = 8
+    lag_seconds: KafkaLagSeconds = KafkaLagSeconds()
+
+
+@dataclass(frozen=True)
+class RabbitMQCluster:
+    name: str
+    management_url: str
+    kind: Literal["rabbitmq"] = "rabbitmq"
+    username: str = "guest"
+    password: str = "guest"
+    vhosts: tuple[str, ...] = ()
+    include_queues: tuple[str, ...] = ("*",)
+    exclude_queues: tuple[str, ...] = ("amq.*",)
+    ca_file: str = ""
+    request_timeout_seconds: float = 5.0
+    page_size: int = 500
+
+
+ClusterConfig = KafkaCluster | RabbitMQCluster
+CLUSTER_KINDS: dict[str, type[Any]] = {"kafka": KafkaCluster, "rabbitmq": RabbitMQCluster}
+
+
+@dataclass(frozen=True)
+class StatusWindow:
+    """Burrow's evaluation window: how many recent commits a partition's status looks at."""
+
+    commits: int = 10
+    min_commits: int = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    clusters: tuple[ClusterConfig, ...]
+    poll_interval_seconds: float = 15.0
+    listen: str = "127.0.0.1:9308"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    api_token: str = ""
+    shard: str = ""
+    series_budget: int = 50_000
+    dlq_patterns: tuple[str, ...] = DEFAULT_DLQ_PATTERNS
+    thresholds: Thresholds = Thresholds()
+    status_window: StatusWindow = StatusWindow()
+    webhook_history: int = 500
+
+
+def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> Config:
+    """Read YAML from `path` (None = no file), apply env overrides, validate, return Config."""
+    env = os.environ if env is None else env
+    raw: Any = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError("", f"cannot read {path}: {exc.strerror}") from exc
+        try:
+            raw = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError("", f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError("", "the top level must be a mapping of keys")
+    apply_env_overrides(raw, env)
+    config = build(Config, raw, "", env)
+    validate(config)
+    return config
+
+
+def apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        node: Any = raw
+        for i, part in enumerate(parts[:-1]):
+            if part == "clusters" and i == 0:
+                node = _cluster_by_name(raw, parts[i + 1] if i + 1 < len(parts) else "", name)
+                parts_rest = parts[i + 2 :]
+                if not parts_rest:
+                    raise ConfigError(name, "names a cluster but no key of it")
+                for sub in parts_rest[:-1]:
+                    node = node.setdefault(sub, {})
+                node[parts_rest[-1]] = yaml.safe_load(value)
+                break
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(name, f"{part} is not a section")
+        else:
+            node[parts[-1]] = yaml.safe_load(value)
+
+
+def _cluster_by_name(raw: dict[str, Any], cluster: str, env_name: str) -> dict[str, Any]:
+    for item in raw.get("clusters") or []:
+        if isinstance(item, dict) and str(item.get("name", "")).lower() == cluster:
+            return item
+    raise ConfigError(env_name, f"no cluster named {cluster!r} in the config file")
+
+
+def build(cls: Any, value: Any, key: str, env: Mapping[str, str]) -> Any:
+    """Build dataclass `cls` from `value`, checking every key and type (key = dotted path)."""
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"expected a mapping, got {type(value).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        where = f"{key}.{unknown[0]}" if key else str(unknown[0])
+        raise ConfigError(where, f"unknown key (known: {', '.join(sorted(fields))})")
+    kwargs: dict[str, Any] = {}
+    for name, fld in fields.items():
+        sub = f"{key}.{name}" if key else name
+        if name not in value:
+            if fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
+                raise ConfigError(sub, "is required")
+            continue
+        kwargs[name] = convert(hints[name], value[name], sub, env)
+    return cls(**kwargs)
+
+
+def convert(hint: Any, value: Any, key: str, env: Mapping[str, str]) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is ClusterConfig or (origin in (types.UnionType, typing.Union) and _is_clusters(args)):
+        return _build_cluster(value, key, env)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return convert(inner[0], value, key, env)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(key, f"must be one of {', '.join(map(str, args))}, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(key, f"expected a list, got {type(value).__name__}")
+        return tuple(convert(args[0], v, f"{key}[{i}]", env) for i, v in enumerate(value))
+    if origin in (Mapping, dict) or hint is Mapping:
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"expected a mapping, got {type(value).__name__}")
+        return {str(k): convert(str, v, f"{key}.{k}", env) for k, v in value.items()}
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value, key, env)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(key, f"expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ConfigError(key, f"expected a string, got {type(value).__name__}")
+        return expand_env(str(value), key, env)
+    raise ConfigError(key, f"unsupported type {hint}")  # a bug in a section's declaration
+
+
+def _is_clusters(args: tuple[Any, ...]) -> bool:
+    return set(args) == set(CLUSTER_KINDS.values())
+
+
+def _build_cluster(value: Any, key: str, env: Mapping[str, str]) -> Any:
+    if not isinstance(value, dict):
+        raise ConfigError(key, "expected a mapping with name and kind")
+    kind = value.get("kind", "kafka")
+    if kind not in CLUSTER_KINDS:
+        raise ConfigError(f"{key}.kind", f"unknown kind {kind!r} (known: {', '.join(CLUSTER_KINDS)})")
+    return build(CLUSTER_KINDS[kind], value, key, env)
+
+
+def expand_env(text: str, key: str, env: Mapping[str, str]) -> str:
+    """Replace `${NAME}` with the env var's value; an unset variable is an error naming `key`."""
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise ConfigError(key, f"refers to env var {name}, which is not set")
+        return env[name]
+
+    return _ENV_REF.sub(sub, text)
+
+
+def validate(config: Config) -> None:
+    """Cross-field rules the types cannot say."""
+    if not config.clusters:
+        raise ConfigError("clusters", "at least one cluster is required")
+    if config.poll_interval_seconds <= 0:
+        raise ConfigError("poll_interval_seconds", "must be greater than 0")
+    parse_listen(config.listen, "listen")
+    names = [c.name for c in config.clusters]
+    for i, cluster in enumerate(config.clusters):
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", cluster.name):
+            raise ConfigError(f"clusters[{i}].name", "use letters, digits, '.', '_' or '-'")
+        if names.count(cluster.name) > 1:
+            raise ConfigError(f"clusters[{i}].name", f"duplicate cluster name {cluster.name!r}")
+        if isinstance(cluster, RabbitMQCluster) and not re.match(
+            r"https?://[^/]+", cluster.management_url
+        ):
+            raise ConfigError(f"clusters[{i}].management_url", "must be an http(s):// URL")
+    if config.shard:
+        parse_shard(config.shard)
+    for i, rule in enumerate(config.thresholds.groups):
+        if not rule.match:
+            raise ConfigError(f"thresholds.groups[{i}].match", "must not be empty")
+
+
+def parse_listen(listen: str, key: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(key, f"expected HOST:PORT, got {listen!r}")
+    return host, int(port)
+
+
+def parse_shard(shard: str) -> tuple[int, int]:
+    """`"2/3"` → (2, 3): this instance is shard 2 of 3 (1-based)."""
+    m = re.fullmatch(r"(\d+)/(\d+)", shard)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise ConfigError("shard", f"expected I/N with 1 <= I <= N, got {shard!r}")
+    return int(m.group(1)), int(m.group(2))

@@ -1,0 +1,1 @@
+"""Renderers of the collector's view: the metric table, Prometheus, OpenTelemetry."""

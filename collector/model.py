@@ -1,0 +1,148 @@
+"""Value types that cross module boundaries: what adapters report and what exporters render.
+
+One vocabulary for every broker: a *consumer* (Kafka group, the consumers of a RabbitMQ queue)
+reads a *source* (topic partition, queue) and has a *backlog* (lag) with an *age* (lag seconds).
+
+    adapter ──ClusterSnapshot──► compute (pure, with History) ──ClusterView──► exporters
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+
+class Broker(StrEnum):
+    KAFKA = "kafka"
+    RABBITMQ = "rabbitmq"
+    SQS = "sqs"
+
+
+class Status(IntEnum):
+    """Burrow's partition/group status; a larger value is worse (group status = worst partition)."""
+
+    OK = 0
+    WARN = 1
+    REWIND = 2
+    STALL = 3
+    STOP = 4
+    ERR = 5
+
+
+class LagMethod(StrEnum):
+    EXACT = "exact"
+    INTERPOLATED = "interpolated"
+    HEAD_TIMESTAMP = "head_timestamp"
+
+
+@dataclass(frozen=True, order=True)
+class TopicPartition:
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True)
+class GroupSample:
+    """One consumer group as the broker described it at poll time."""
+
+    group: str
+    state: str = "Unknown"  # Stable, Empty, PreparingRebalance, CompletingRebalance, Dead, Unknown
+    members: int | None = None  # None: the broker did not say (never invent a count)
+    committed: Mapping[TopicPartition, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueSample:
+    """One queue-like source whose broker reports the backlog itself (RabbitMQ, SQS)."""
+
+    name: str
+    ready: int
+    unacked: int
+    consumers: int | None
+    published_total: int | None = None  # broker's cumulative counter (resets on broker restart)
+    acked_total: int | None = None
+    head_timestamp: float | None = None  # Unix time of the oldest message, where known
+    utilisation: float | None = None
+    vhost: str = "/"
+    is_dlq: bool = False
+    dlq_sources: tuple[str, ...] = ()  # queues that dead-letter into this one
+
+
+@dataclass(frozen=True)
+class DeadLetterSample:
+    """A dead-letter topic or queue with what is known of where its messages came from."""
+
+    dlq: str
+    source: str  # "" when it cannot be known
+    depth: int
+    dead_lettered_total: Mapping[str, int] = field(default_factory=dict)  # reason → cumulative
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """Everything one poll read from one cluster, stamped with the poll's `now`."""
+
+    broker: Broker
+    cluster: str
+    taken_at: float
+    end_offsets: Mapping[TopicPartition, int] = field(default_factory=dict)
+    start_offsets: Mapping[TopicPartition, int] = field(default_factory=dict)
+    groups: tuple[GroupSample, ...] = ()
+    # timestamp (Unix s) of the record at a group's committed offset: (group, tp) → ts
+    commit_timestamps: Mapping[tuple[str, TopicPartition], float] = field(default_factory=dict)
+    retention_seconds: Mapping[str, float] = field(default_factory=dict)
+    queues: tuple[QueueSample, ...] = ()
+    dead_letters: tuple[DeadLetterSample, ...] = ()
+    requests: Mapping[str, int] = field(default_factory=dict)
+    phase_seconds: Mapping[str, float] = field(default_factory=dict)
+
+
+# ---- the read-only view the exporter renders -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LagRow:
+    group: str
+    topic: str
+    partition: int | None  # None: the source has no partitions (queue) or the group is folded
+    messages: int
+    seconds: float | None = None
+    method: LagMethod | None = None
+    committed: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    group: str
+    status: Status
+    reason: str
+    state: str
+    members: int | None
+    folded: bool = False
+    uncommitted: Mapping[str, int] = field(default_factory=dict)  # topic → partitions w/o commit
+    unacked: Mapping[str, int] = field(default_factory=dict)
+    utilisation: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    broker: Broker
+    cluster: str
+    up: bool
+    auth_failed: bool
+    polled_at: float
+    last_success_at: float | None
+    error: str = ""
+    lags: tuple[LagRow, ...] = ()
+    groups: tuple[GroupRow, ...] = ()
+    produced_total: Mapping[str, int] = field(default_factory=dict)
+    consumed_total: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (group, topic)
+    end_offsets: Mapping[TopicPartition, int] = field(default_factory=dict)
+    retention_seconds: Mapping[str, float] = field(default_factory=dict)
+    dead_letters: tuple[DeadLetterSample, ...] = ()
+    phase_seconds: Mapping[str, float] = field(default_factory=dict)
+    requests_total: Mapping[str, int] = field(default_factory=dict)
+    poll_overruns: int = 0
+    series_budget: int = 0

@@ -1,0 +1,1 @@
+"""The demo: an event-driven order pipeline and the embedded stack that `eventscope demo` runs."""

