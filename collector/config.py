@@ -260,7 +260,9 @@ def _build_cluster(value: Any, key: str, env: Mapping[str, str]) -> Any:
         raise ConfigError(key, "expected a mapping with name and kind")
     kind = value.get("kind", "kafka")
     if kind not in CLUSTER_KINDS:
-        raise ConfigError(f"{key}.kind", f"unknown kind {kind!r} (known: {', '.join(CLUSTER_KINDS)})")
+        raise ConfigError(
+            f"{key}.kind", f"unknown kind {kind!r} (known: {', '.join(CLUSTER_KINDS)})"
+        )
     return build(CLUSTER_KINDS[kind], value, key, env)
 
 

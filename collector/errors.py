@@ -1,10 +1,10 @@
 """The collector's own errors. Adapters translate library exceptions into these.
 
-    EventscopeError
-    ├── ConfigError            bad config: names the key and the reason; raised before connecting
-    └── BrokerError            one cluster could not be read this poll
-        ├── BrokerUnavailable  unreachable, timed out, or answered with an error
-        └── BrokerAuthError    the broker refused our credentials
+EventscopeError
+├── ConfigError            bad config: names the key and the reason; raised before connecting
+└── BrokerError            one cluster could not be read this poll
+    ├── BrokerUnavailable  unreachable, timed out, or answered with an error
+    └── BrokerAuthError    the broker refused our credentials
 """
 
 from __future__ import annotations

@@ -158,3 +158,54 @@ def which_or_raise(binary: str, package: str) -> str:
     if path is None:
         raise ServiceError(f"{binary} not found: install the Debian package {package}")
     return path
+
+
+def start_prometheus(config_path: Path, port: int, workdir: Path) -> ManagedProcess:
+    """Run Debian's Prometheus with our config and its own data dir, on 127.0.0.1:port."""
+    binary = which_or_raise("prometheus", "prometheus")
+    require_free_port(port, "Prometheus")
+    data = workdir / "prometheus-data"
+    data.mkdir(parents=True, exist_ok=True)
+    proc = ManagedProcess(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-lifecycle",
+            "--storage.tsdb.retention.time=2h",
+        ],
+        workdir / "prometheus.log",
+    ).start()
+    _wait_ready(proc, f"http://127.0.0.1:{port}/-/ready", 30)
+    return proc
+
+
+def start_alertmanager(config_path: Path, port: int, workdir: Path) -> ManagedProcess:
+    """Run Debian's Alertmanager (no gossip port) with our config, on 127.0.0.1:port."""
+    binary = which_or_raise("prometheus-alertmanager", "prometheus-alertmanager")
+    require_free_port(port, "Alertmanager")
+    data = workdir / "alertmanager-data"
+    data.mkdir(parents=True, exist_ok=True)
+    proc = ManagedProcess(
+        "alertmanager",
+        [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        workdir / "alertmanager.log",
+    ).start()
+    _wait_ready(proc, f"http://127.0.0.1:{port}/-/ready", 30)
+    return proc
+
+
+def _wait_ready(proc: ManagedProcess, url: str, timeout: float) -> None:
+    try:
+        wait_for_http(url, timeout)
+    except ServiceError as exc:
+        proc.stop()
+        raise ServiceError(f"{proc.name} did not become ready: {exc}\n{proc.log_tail()}") from exc

@@ -6,26 +6,32 @@ Adding a broker = one adapter module, one entry in `ADAPTERS` (and its config cl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from collector.brokers.base import BrokerAdapter
+from collector.sharding import ShardFilter
 
 
-def _kafka(config: Any) -> BrokerAdapter:
+def _kafka(config: Any, dlq_patterns: Sequence[str], shard: ShardFilter) -> BrokerAdapter:
     from collector.brokers.kafka import KafkaAdapter
 
-    return KafkaAdapter(config)
+    return KafkaAdapter(config, dlq_patterns=dlq_patterns, shard=shard)
 
 
-def _rabbitmq(config: Any) -> BrokerAdapter:
+def _rabbitmq(config: Any, dlq_patterns: Sequence[str], shard: ShardFilter) -> BrokerAdapter:
     from collector.brokers.rabbitmq import RabbitMQAdapter
 
-    return RabbitMQAdapter(config)
+    return RabbitMQAdapter(config, dlq_patterns=tuple(dlq_patterns))
 
 
-ADAPTERS: dict[str, Callable[[Any], BrokerAdapter]] = {"kafka": _kafka, "rabbitmq": _rabbitmq}
+ADAPTERS: dict[str, Callable[[Any, Sequence[str], ShardFilter], BrokerAdapter]] = {
+    "kafka": _kafka,
+    "rabbitmq": _rabbitmq,
+}
 
 
-def adapter_for(cluster: Any) -> BrokerAdapter:
-    return ADAPTERS[cluster.kind](cluster)
+def adapter_for(
+    cluster: Any, dlq_patterns: Sequence[str] = (), shard: ShardFilter | None = None
+) -> BrokerAdapter:
+    return ADAPTERS[cluster.kind](cluster, dlq_patterns, shard or ShardFilter())

@@ -29,8 +29,11 @@ from collector.brokers.kafka_probe import fetch_commit_timestamps
 from collector.config import KafkaCluster
 from collector.errors import BrokerAuthError, BrokerUnavailable
 from collector.model import Broker, ClusterSnapshot, GroupSample, TopicPartition
+from collector.sharding import ShardFilter
 
 log = logging.getLogger(__name__)
+# librdkafka reports every failed reconnect; the poller already logs once per state change
+rdkafka_log = logging.getLogger("eventscope.librdkafka")
 
 _AUTH_CODES = {
     KafkaError.SASL_AUTHENTICATION_FAILED,
@@ -60,19 +63,25 @@ def matches(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
 class KafkaAdapter:
     broker = Broker.KAFKA
 
-    def __init__(self, config: KafkaCluster, dlq_patterns: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        config: KafkaCluster,
+        dlq_patterns: Iterable[str] = (),
+        shard: ShardFilter | None = None,
+    ) -> None:
         self.config = config
+        self.shard = shard or ShardFilter()
         self.cluster = config.name
         self.dlq_patterns = tuple(dlq_patterns)
         self._timeout = config.request_timeout_seconds
-        client = {
+        client: dict[str, Any] = {
             "bootstrap.servers": config.bootstrap_servers,
             "client.id": f"eventscope-{config.name}",
             "socket.timeout.ms": int(self._timeout * 1000),
             **config.client,
         }
         self._client_conf = client
-        self._admin = AdminClient(dict(client))
+        self._admin = AdminClient(dict(client), logger=rdkafka_log)
         self._probe: Consumer | None = None
         self._retention: dict[str, float] = {}
         self._polls = 0
@@ -97,7 +106,9 @@ class KafkaAdapter:
                 lambda: self._offsets(dlq_tps, OffsetSpec.earliest(), requests),
             )
             stamps = self._timed(
-                phases, "commit_timestamps", lambda: self._commit_timestamps(committed, end, requests)
+                phases,
+                "commit_timestamps",
+                lambda: self._commit_timestamps(committed, end, requests),
             )
             self._timed(phases, "configs", lambda: self._refresh_retention(wanted, requests))
         except KafkaException as exc:
@@ -141,6 +152,7 @@ class KafkaAdapter:
             if matches(g.group_id, self.config.include_groups, self.config.exclude_groups)
         }
         names.update(self.config.groups)
+        names = {g for g in names if self.shard.owns(g)}
         if not names:
             return {}
         futures = self._admin.describe_consumer_groups(sorted(names), request_timeout=self._timeout)
@@ -172,7 +184,9 @@ class KafkaAdapter:
         def submit(group: str) -> Future[Any]:
             _count(requests, "offset_fetch")
             req = [ConsumerGroupTopicPartitions(group)]
-            return self._admin.list_consumer_group_offsets(req, request_timeout=self._timeout)[group]
+            return self._admin.list_consumer_group_offsets(req, request_timeout=self._timeout)[
+                group
+            ]
 
         def collect(group: str, fut: Future[Any]) -> None:
             try:
@@ -184,9 +198,9 @@ class KafkaAdapter:
                 return
             offsets: dict[TopicPartition, int] = {}
             for ktp in res.topic_partitions:
-                if ktp.error is None and ktp.offset >= 0:
-                    if matches(ktp.topic, self.config.include_topics, self.config.exclude_topics):
-                        offsets[TopicPartition(ktp.topic, ktp.partition)] = ktp.offset
+                wanted = matches(ktp.topic, self.config.include_topics, self.config.exclude_topics)
+                if ktp.error is None and ktp.offset >= 0 and wanted:
+                    offsets[TopicPartition(ktp.topic, ktp.partition)] = ktp.offset
             out[group] = offsets
 
         bounded_concurrently(sorted(groups), submit, collect, self.config.max_concurrency)
@@ -241,14 +255,15 @@ class KafkaAdapter:
             return {}
         if self._probe is None:
             self._probe = Consumer(
-                {
+                logger=rdkafka_log,
+                **{
                     **self._client_conf,
                     "group.id": f"eventscope-probe-{self.cluster}",  # assign() only: never joins
                     "enable.auto.commit": False,
                     "enable.partition.eof": True,
                     "fetch.max.bytes": settings.fetch_max_bytes,
                     "max.partition.fetch.bytes": max(1024, settings.fetch_max_bytes // 64),
-                }
+                },
             )
         _count(requests, "fetch")
         return fetch_commit_timestamps(self._probe, wanted, self._timeout)

@@ -46,19 +46,21 @@ def fetch_commit_timestamps(
 def _read_round(
     consumer: Consumer, assignment: Mapping[TopicPartition, int], deadline: float
 ) -> dict[TopicPartition, float]:
-    consumer.assign([KTopicPartition(tp.topic, tp.partition, off) for tp, off in assignment.items()])
+    consumer.assign(
+        [KTopicPartition(tp.topic, tp.partition, off) for tp, off in assignment.items()]
+    )
     stamps: dict[TopicPartition, float] = {}
     remaining = set(assignment)
     while remaining and time.monotonic() < deadline:
         for msg in consumer.consume(num_messages=max(1, len(remaining)), timeout=0.1):
-            tp = TopicPartition(msg.topic(), msg.partition())
+            tp = TopicPartition(msg.topic() or "", msg.partition() or 0)
             err = msg.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
                     remaining.discard(tp)  # nothing at the committed offset (yet): no stamp
                 continue
             if tp in remaining:
-                kind, ms = msg.timestamp()
+                _kind, ms = msg.timestamp()
                 if ms > 0:
                     stamps[tp] = ms / 1000.0
                 remaining.discard(tp)

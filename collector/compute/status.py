@@ -23,6 +23,7 @@ A group's status is the worst of its partitions (`Status` orders them).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -44,7 +45,7 @@ class Verdict:
 
 def rewound(window: Sequence[Observation]) -> bool:
     """Rule 3: the committed offset went backwards between two observations."""
-    return any(b.offset < a.offset for a, b in zip(window, window[1:], strict=False))
+    return any(b.offset < a.offset for a, b in itertools.pairwise(window))
 
 
 def caught_up(window: Sequence[Observation]) -> bool:
@@ -60,7 +61,7 @@ def frozen(window: Sequence[Observation]) -> bool:
 def falling_behind(window: Sequence[Observation]) -> bool:
     """Rule 7: lag never decreased and ended higher than it started."""
     lags = [o.lag for o in window]
-    return all(b >= a for a, b in zip(lags, lags[1:], strict=False)) and lags[-1] > lags[0]
+    return all(b >= a for a, b in itertools.pairwise(lags)) and lags[-1] > lags[0]
 
 
 def evaluate_partition(

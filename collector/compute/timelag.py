@@ -21,6 +21,7 @@ A caught-up partition (lag 0) has age 0 either way.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,7 +59,7 @@ def interpolate_write_time(points: Sequence[tuple[int, float]], offset: int) -> 
             rate = (last_off - first_off) / (last_t - first_t)  # messages per second
             return first_t - (first_off - offset) / rate
         return first_t  # one point or no movement: a lower bound on the age
-    for (lo_off, lo_t), (hi_off, hi_t) in zip(points, points[1:], strict=False):
+    for (lo_off, lo_t), (hi_off, hi_t) in itertools.pairwise(points):
         if lo_off <= offset < hi_off:
             return lo_t + (offset - lo_off) * (hi_t - lo_t) / (hi_off - lo_off)
     return last_t

@@ -1,0 +1,168 @@
+"""`eventscope` command line: collect, demo, trace, check-config, dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from collector import __version__
+from collector.errors import ConfigError
+
+log = logging.getLogger("eventscope")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    if level != "debug":  # librdkafka logs every reconnect attempt; state changes are logged once
+        logging.getLogger("eventscope.librdkafka").setLevel(logging.CRITICAL)
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from collector.config import load_config
+    from collector.service import CollectorService
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"eventscope: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(args.log_level or config.log_level)
+    listen = args.listen or config.listen
+    try:
+        service = CollectorService(config, listen)
+    except ConfigError as exc:
+        print(f"eventscope: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        service.start()
+    except OSError as exc:
+        print(f"eventscope: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
+        return 1
+    stop.wait()
+    log.info("stopping")
+    service.stop()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from collector.config import load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"eventscope: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.config}: OK ({len(config.clusters)} cluster(s))")
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    headers = {}
+    token = os.environ.get("EVENTSCOPE_API_TOKEN", "")
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    url = f"{args.collector.rstrip('/')}/api/traces/{args.correlation_id}"
+    try:
+        resp = requests.get(url, headers=headers, timeout=10)
+    except requests.RequestException as exc:
+        print(f"eventscope: collector at {args.collector} unreachable: {exc}", file=sys.stderr)
+        return 1
+    if resp.status_code == 404:
+        print(f"eventscope: {resp.json().get('error', 'not found')}", file=sys.stderr)
+        return 1
+    if resp.status_code != 200:
+        print(f"eventscope: collector answered HTTP {resp.status_code}", file=sys.stderr)
+        return 1
+    journey: dict[str, Any] = resp.json()
+    if args.json:
+        print(json.dumps(journey, indent=2))
+        return 0
+    from collector.tracing.render import journey_text
+
+    print(journey_text(journey))
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    argv = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.headless", "true",
+        "--server.address", args.address,
+        "--server.port", str(args.port),
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    return subprocess.call(argv)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from demo.stack import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eventscope",
+        description="Observability for event-driven systems: consumer lag in messages and "
+        "seconds, dead letters, and correlation-ID journeys across Kafka and RabbitMQ.",
+    )
+    parser.add_argument("--version", action="version", version=f"eventscope {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("collect", help="run the collector (polls brokers, serves /metrics)")
+    p.add_argument("--config", required=True, help="YAML config (see deploy/eventscope.example.yml)")
+    p.add_argument("--listen", help="HOST:PORT to serve on (default from config: 127.0.0.1:9308)")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("check-config", help="validate a config file without connecting")
+    p.add_argument("--config", required=True)
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("trace", help="print one correlation ID's journey through the services")
+    p.add_argument("correlation_id")
+    p.add_argument("--json", action="store_true", help="print the journey as JSON")
+    p.add_argument(
+        "--collector",
+        default=os.environ.get("EVENTSCOPE_COLLECTOR_URL", "http://127.0.0.1:9308"),
+        help="collector base URL (env EVENTSCOPE_COLLECTOR_URL)",
+    )
+    p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("dashboard", help="run the Streamlit dashboard")
+    p.add_argument("--address", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8501)
+    p.set_defaults(func=cmd_dashboard)
+
+    from demo.cli import add_demo_parser
+
+    add_demo_parser(sub, cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

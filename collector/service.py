@@ -1,0 +1,129 @@
+"""Wire a `Config` into a running collector: adapters → pollers → exporter → HTTP server.
+
+Like Burrow's subsystems: everything is built (and its config checked) first, then started, then
+stopped in reverse order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from collector.brokers import adapter_for
+from collector.compute.view import ViewSettings
+from collector.config import Config, KafkaCluster, parse_listen
+from collector.exporters.prometheus import ViewCollector
+from collector.http_api import ApiContext, Notifications, make_server
+from collector.model import ClusterSnapshot
+from collector.poller import ClusterPoller, Poller, SnapshotHook
+from collector.sharding import ShardFilter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CollectorService:
+    config: Config
+    listen: str
+    poller: Poller = field(init=False)
+    registry: CollectorRegistry = field(init=False)
+    notifications: Notifications = field(init=False)
+    traces: Any = field(init=False, default=None)
+    _server: Any = field(init=False, default=None)
+    _thread: threading.Thread | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        self.host, self.port = parse_listen(self.listen, "listen")
+        self.traces = build_trace_service(cfg)
+        hooks: list[SnapshotHook] = []
+        if self.traces is not None:
+            hooks.append(self._record_consumption)
+        shard = ShardFilter.from_config(cfg.shard)
+        settings = ViewSettings(
+            min_observations=cfg.status_window.min_commits,
+            series_budget=cfg.series_budget,
+            dlq_patterns=cfg.dlq_patterns,
+            shard=shard,
+        )
+        pollers = []
+        for cluster in cfg.clusters:
+            adapter = adapter_for(cluster, dlq_patterns=cfg.dlq_patterns, shard=shard)
+            pollers.append(
+                ClusterPoller(
+                    adapter,
+                    cfg.poll_interval_seconds,
+                    settings,
+                    hooks=hooks,
+                    status_window=cfg.status_window.commits,
+                    end_points_limit=(
+                        cluster.lag_seconds.history_points
+                        if isinstance(cluster, KafkaCluster)
+                        else 60
+                    ),
+                )
+            )
+        self.poller = Poller(pollers)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(
+            ViewCollector(self.poller.views, cfg.thresholds, cfg.poll_interval_seconds)
+        )
+        if self.traces is not None:
+            self.registry.register(self.traces.collector())
+        self.notifications = Notifications(limit=cfg.webhook_history)
+
+    def _record_consumption(self, snap: ClusterSnapshot) -> None:
+        """Tell the trace store how far each group got, so hops learn who consumed them."""
+        for group in snap.groups:
+            if group.committed:
+                self.traces.record_consumption(
+                    snap.cluster, group.group, group.committed, snap.taken_at
+                )
+
+    def start(self) -> None:
+        ctx = ApiContext(
+            registry=self.registry,
+            views=self.poller.views,
+            notifications=self.notifications,
+            api_token=self.config.api_token,
+            traces=self.traces,
+        )
+        self._server = make_server(self.host, self.port, ctx)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+        self._thread.start()
+        if self.traces is not None:
+            self.traces.start()
+        self.poller.start()
+        log.info(
+            "collector serving on http://%s:%d/metrics, polling %d cluster(s) every %.0f s",
+            self.host,
+            self.port,
+            len(self.config.clusters),
+            self.config.poll_interval_seconds,
+        )
+
+    def stop(self) -> None:
+        self.poller.stop()
+        if self.traces is not None:
+            self.traces.stop(5.0)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def build_trace_service(cfg: Config) -> Any:
+    tracing = getattr(cfg, "tracing", None)
+    if tracing is None or not getattr(tracing, "enabled", False):
+        return None
+    from collector.tracing.service import TraceService
+
+    return TraceService(cfg)
+
+
+def kafka_clusters(cfg: Config) -> list[KafkaCluster]:
+    return [c for c in cfg.clusters if isinstance(c, KafkaCluster)]
