@@ -1,0 +1,151 @@
+"""The service graph as pure values: nodes (services, topics/queues) and edges, with health.
+
+Edges come from two metric families:
+
+- service → service from `eventscope_flow_events_total` (traces): label = event types, width =
+  events/s, health from p95 hop latency (above `slow_seconds` = "warn");
+- topic/queue → consumer group from `eventscope_consumed_messages_total`: health from the
+  group's status (OK = "ok", WARN = "warn", STALL/STOP/REWIND/ERR = "bad").
+
+A consumer group named like a service is the same node, so the two kinds of edges meet
+(the demo names its groups after its services).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+import pandas as pd
+
+from dashboard.shaping import page_link
+
+HEALTH_OF_STATUS = {"OK": "ok", "WARN": "warn"}  # any other known status is "bad"
+HEALTH_ORDER = ("idle", "ok", "warn", "bad")
+
+
+@dataclass(frozen=True)
+class FlowNode:
+    id: str
+    kind: str  # "service" or "channel" (a topic or queue)
+    health: str  # idle / ok / warn / bad
+    link: str
+
+
+@dataclass(frozen=True)
+class FlowEdge:
+    source: str
+    target: str
+    label: str
+    rate: float  # events or messages per second
+    p95_seconds: float | None
+    health: str
+
+
+@dataclass(frozen=True)
+class FlowGraph:
+    nodes: tuple[FlowNode, ...]
+    edges: tuple[FlowEdge, ...]
+
+
+def _worse(a: str, b: str) -> str:
+    return max(a, b, key=HEALTH_ORDER.index)
+
+
+def status_health(status: str) -> str:
+    """Group status -> health: "OK" -> "ok", "WARN" -> "warn", "STALL" -> "bad", "" -> "idle"."""
+    if not status:
+        return "idle"
+    return HEALTH_OF_STATUS.get(status, "bad")
+
+
+def build_flow_graph(
+    flow_rates: pd.DataFrame,
+    hop_p95: pd.DataFrame,
+    consumption: pd.DataFrame,
+    statuses: pd.DataFrame,
+    slow_seconds: float = 5.0,
+) -> FlowGraph:
+    """Nodes and edges from the four frames (see module doc); every node links to a page."""
+    group_health = {str(row.group): status_health(str(row.status)) for row in statuses.itertuples()}
+    p95 = {(str(r.from_service), str(r.to_service)): float(r.value) for r in hop_p95.itertuples()}
+    edges: list[FlowEdge] = []
+    node_kind: dict[str, str] = {}
+    node_health: dict[str, str] = defaultdict(lambda: "idle")
+
+    by_pair: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
+    for r in flow_rates.itertuples():
+        by_pair[(str(r.from_service), str(r.to_service))].append((str(r.event_type), r.value))
+    for (src, dst), events in sorted(by_pair.items()):
+        rate = float(sum(v for _, v in events if v == v))  # v == v drops NaN
+        latency = p95.get((src, dst))
+        slow = latency is not None and latency == latency and latency > slow_seconds
+        health = "idle" if rate <= 0 else "warn" if slow else "ok"
+        label = ", ".join(sorted({e for e, _ in events}))
+        edges.append(FlowEdge(src, dst, label, rate, latency, health))
+        for name in (src, dst):
+            node_kind.setdefault(name, "service")
+
+    for r in consumption.sort_values(["topic", "group"]).itertuples():
+        topic, group = str(r.topic), str(r.group)
+        health = group_health.get(group, "idle")
+        rate = float(r.value) if r.value == r.value else 0.0
+        edges.append(FlowEdge(topic, group, f"{rate:.2f}/s", rate, None, health))
+        node_kind[topic] = "channel"
+        node_kind.setdefault(group, "service")
+        node_health[topic] = _worse(node_health[topic], "ok" if rate > 0 else "idle")
+
+    for name in node_kind:
+        if name in group_health:
+            node_health[name] = _worse(node_health[name], group_health[name])
+    for edge in edges:
+        if node_kind[edge.source] == "service" and edge.rate > 0:
+            node_health[edge.source] = _worse(node_health[edge.source], "ok")
+
+    nodes = tuple(
+        FlowNode(name, kind, node_health[name], _node_link(name, kind, name in group_health))
+        for name, kind in sorted(node_kind.items())
+    )
+    return FlowGraph(nodes, tuple(edges))
+
+
+def _node_link(name: str, kind: str, is_group: bool) -> str:
+    if is_group:
+        return page_link("lag", group=name)
+    if kind == "channel":
+        return page_link("throughput", topic=name)
+    return page_link("journeys")
+
+
+def layered_positions(graph: FlowGraph) -> dict[str, tuple[float, float]]:
+    """x = breadth-first distance from the graph's sources (nodes without incoming edges), so
+    the flow reads left to right; back edges of a cycle (compensation) do not push nodes right.
+    y spreads each layer's nodes evenly, sorted by name, so the layout is stable across reruns.
+    """
+    incoming: dict[str, int] = {n.id: 0 for n in graph.nodes}
+    outgoing: dict[str, list[str]] = defaultdict(list)
+    for e in graph.edges:
+        if e.source != e.target:
+            incoming[e.target] = incoming.get(e.target, 0) + 1
+            outgoing[e.source].append(e.target)
+    roots = sorted(n for n, count in incoming.items() if count == 0) or sorted(incoming)[:1]
+    layer: dict[str, int] = {}
+    queue = deque(roots)
+    for root in roots:
+        layer[root] = 0
+    while queue:
+        node = queue.popleft()
+        for nxt in sorted(outgoing[node]):
+            if nxt not in layer:
+                layer[nxt] = layer[node] + 1
+                queue.append(nxt)
+    for name in sorted(incoming):
+        layer.setdefault(name, 0)  # parts not reachable from a root start at the left
+    columns: dict[int, list[str]] = defaultdict(list)
+    for name in sorted(layer):
+        columns[layer[name]].append(name)
+    positions: dict[str, tuple[float, float]] = {}
+    for x, names in columns.items():
+        for i, name in enumerate(names):
+            positions[name] = (float(x), float(len(names) - 1) / 2 - i)
+    return positions

@@ -1,0 +1,124 @@
+"""Time-series panels (Prometheus range queries) and the dead-letter tables, shaped for pages."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboard import queries
+from dashboard.loaders import Loaded
+from dashboard.panel_data import GROUP_LABELS, View, instant_frame, range_frame, scalar
+from dashboard.shaping import partition_table
+
+OVERVIEW_RANGE_SECONDS = 15 * 60
+
+
+def lag_by_group_recent(view: View) -> Loaded[pd.DataFrame]:
+    """Lag in messages per group over the last 15 minutes, whatever the selected range."""
+    promql = queries.lag_messages_by_group(view.cluster)
+    return range_frame(view, promql, GROUP_LABELS, OVERVIEW_RANGE_SECONDS)
+
+
+def group_lag_messages(view: View, group: str) -> Loaded[pd.DataFrame]:
+    return range_frame(view, queries.lag_messages_by_group(view.cluster, group), GROUP_LABELS)
+
+
+def group_lag_seconds(view: View, group: str) -> Loaded[pd.DataFrame]:
+    return range_frame(view, queries.lag_seconds_by_group(view.cluster, group), GROUP_LABELS)
+
+
+def group_threshold(view: View, group: str, unit: str) -> float | None:
+    """The configured threshold for this group ("messages" or "seconds"), None if unset or
+    unknown; with several clusters selected the lowest threshold is drawn."""
+    build = queries.thresholds_messages if unit == "messages" else queries.thresholds_seconds
+    got = scalar(view, f"min({build(view.cluster, group)})")
+    return got.value if got.ok else None
+
+
+def group_partitions(view: View, group: str) -> Loaded[pd.DataFrame]:
+    """Per topic/partition of the group: lag in messages and seconds, and the seconds method."""
+    labels = ["broker", "cluster_name", "topic", "partition"]
+    msgs = instant_frame(view, queries.partition_lag_messages(view.cluster, group), labels)
+    secs = instant_frame(
+        view, queries.partition_lag_seconds(view.cluster, group), [*labels, "method"]
+    )
+    if msgs.value is None or secs.value is None:
+        return Loaded(problem=msgs.problem or secs.problem)
+    return Loaded(partition_table(msgs.value, secs.value))
+
+
+def group_state(view: View, group: str) -> Loaded[pd.DataFrame]:
+    return instant_frame(view, queries.group_state(view.cluster, group), [*GROUP_LABELS, "state"])
+
+
+def group_rates(view: View, group: str) -> tuple[Loaded[pd.DataFrame], Loaded[pd.DataFrame]]:
+    """(consume rate, produce rate) per topic the group reads, over the selected range."""
+    w = view.window
+    consume = range_frame(view, queries.consume_rate_by_topic(view.cluster, group, w), ["topic"])
+    produce = range_frame(
+        view, queries.produce_rate_for_group_topics(view.cluster, group, w), ["topic"]
+    )
+    return consume, produce
+
+
+def produce_rates(view: View) -> Loaded[pd.DataFrame]:
+    promql = queries.produce_rate_by_topic(view.cluster, view.window)
+    return range_frame(view, promql, ["broker", "cluster_name", "topic"])
+
+
+def consume_rates(view: View) -> Loaded[pd.DataFrame]:
+    promql = queries.consume_rate_by_group(view.cluster, view.window)
+    return range_frame(view, promql, [*GROUP_LABELS, "topic"])
+
+
+def rates_now(view: View) -> Loaded[pd.DataFrame]:
+    """Per topic/queue now: produced/s and consumed/s (summed over its groups)."""
+    produced = instant_frame(
+        view,
+        queries.produce_rate_by_topic(view.cluster, view.window),
+        ["broker", "cluster_name", "topic"],
+    )
+    consumed = instant_frame(
+        view,
+        queries.consume_rate_by_group(view.cluster, view.window),
+        [*GROUP_LABELS, "topic"],
+    )
+    if produced.value is None or consumed.value is None:
+        return Loaded(problem=produced.problem or consumed.problem)
+    keys = ["broker", "cluster_name", "topic"]
+    per_topic = consumed.value.groupby(keys, as_index=False).agg(
+        consumed_per_s=("value", "sum"), groups=("group", lambda g: ", ".join(sorted(set(g))))
+    )
+    table = produced.value.rename(columns={"value": "produced_per_s"}).merge(
+        per_topic, on=keys, how="outer"
+    )
+    return Loaded(table.sort_values(keys).reset_index(drop=True))
+
+
+def dlq_depth_now(view: View) -> Loaded[pd.DataFrame]:
+    labels = ["broker", "cluster_name", "dlq", "source"]
+    got = instant_frame(view, queries.dlq_depth(view.cluster), labels)
+    if got.value is None:
+        return got
+    table = got.value.rename(columns={"value": "depth"})
+    return Loaded(table.sort_values("depth", ascending=False).reset_index(drop=True))
+
+
+def dlq_depth_history(view: View) -> Loaded[pd.DataFrame]:
+    return range_frame(view, queries.dlq_depth(view.cluster), ["cluster_name", "dlq", "source"])
+
+
+def dlq_inflow_history(view: View) -> Loaded[pd.DataFrame]:
+    return range_frame(
+        view, queries.dlq_inflow(view.cluster, view.window), ["broker", "cluster_name", "dlq"]
+    )
+
+
+def dlq_reasons(view: View) -> Loaded[pd.DataFrame]:
+    """Dead-lettered messages per DLQ, source and reason over the selected time range."""
+    labels = ["broker", "cluster_name", "dlq", "source", "reason"]
+    got = instant_frame(view, queries.dlq_reasons(view.cluster, view.filters.time_range), labels)
+    if got.value is None:
+        return got
+    table = got.value.rename(columns={"value": "messages"})
+    table = table[table["messages"] > 0] if len(table) else table
+    return Loaded(table.sort_values("messages", ascending=False).reset_index(drop=True))

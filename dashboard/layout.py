@@ -1,0 +1,114 @@
+"""Layout shared by every page: the sidebar filters, the current view, problem notices.
+
+The sidebar's widgets are bound to query parameters (?cluster=…, ?range=…, ?refresh=…), so
+every view can be opened from a URL and the choice survives page switches.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from dashboard import panel_data
+from dashboard.loaders import Loaded
+from dashboard.panel_data import View
+from dashboard.settings import (
+    ALL_CLUSTERS,
+    DEFAULT_REFRESH_SECONDS,
+    DEFAULT_TIME_RANGE,
+    REFRESH_CHOICES,
+    TIME_RANGES,
+    DashboardSettings,
+    ViewFilters,
+    settings_from_env,
+)
+
+VIEW_KEY = "_eventscope_view"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def load_settings() -> DashboardSettings:
+    return settings_from_env(os.environ)
+
+
+def _choices_with(options: list[str], wanted: object) -> list[str]:
+    """Keep a deep-linked value selectable even when the source does not list it (yet)."""
+    if isinstance(wanted, str) and wanted and wanted not in options:
+        return [*options, wanted]
+    return options
+
+
+def sidebar(settings: DashboardSettings) -> View:
+    """Draw the shared filters and remember the view for the page that runs next."""
+    clusters = panel_data.cluster_options(settings)
+    options = _choices_with([ALL_CLUSTERS, *(clusters.value or [])], st.query_params.get("cluster"))
+    with st.sidebar:
+        cluster = st.selectbox("Cluster", options, key="cluster", bind="query-params")
+        time_range = st.selectbox(
+            "Time range",
+            TIME_RANGES,
+            index=TIME_RANGES.index(DEFAULT_TIME_RANGE),
+            key="range",
+            bind="query-params",
+        )
+        refresh = st.selectbox(
+            "Auto-refresh",
+            REFRESH_CHOICES,
+            index=REFRESH_CHOICES.index(DEFAULT_REFRESH_SECONDS),
+            format_func=lambda s: "off" if s == 0 else f"every {s} s",
+            key="refresh",
+            bind="query-params",
+        )
+        st.caption(f"Prometheus: {settings.prometheus_url}  \nCollector: {settings.collector_url}")
+    filters = ViewFilters(
+        cluster=None if cluster in (None, ALL_CLUSTERS) else str(cluster),
+        time_range=str(time_range or DEFAULT_TIME_RANGE),
+        refresh_seconds=int(refresh or 0),
+    )
+    view = View(settings, filters)
+    st.session_state[VIEW_KEY] = view
+    return view
+
+
+def current_view() -> View:
+    view = st.session_state.get(VIEW_KEY)
+    if not isinstance(view, View):  # a page opened without app.py (tests, `streamlit run page`)
+        view = View(load_settings(), ViewFilters(cluster=None))
+    return view
+
+
+def live(view: View) -> Callable[[F], F]:
+    """Decorator: rerun only this panel every refresh interval (no whole-page rerun)."""
+    every = view.filters.refresh_seconds or None
+    return st.fragment(run_every=every)
+
+
+def show_problems(results: Iterable[Loaded[Any] | str | None]) -> None:
+    """Say what is wrong, once per distinct sentence: warnings for failures, info for an
+    endpoint the collector does not have (an older or partial collector)."""
+    seen: set[str] = set()
+    for item in results:
+        if item is None:
+            continue
+        text = item if isinstance(item, str) else item.problem
+        if not text or text in seen:
+            continue
+        seen.add(text)
+        if isinstance(item, Loaded) and item.missing:
+            st.info(text)
+        else:
+            st.warning(text)
+
+
+def link_column(label: str = "open") -> Any:
+    return st.column_config.LinkColumn("link", display_text=label)
+
+
+def number(value: float | None, unit: str = "", digits: int = 0) -> str:
+    """Tile text: "—" when unknown, else the value with thousands separators."""
+    if value is None or value != value:
+        return "—"
+    return f"{value:,.{digits}f}{unit}"

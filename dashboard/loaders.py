@@ -1,0 +1,120 @@
+"""Cached fetches: the only module that uses st.cache_data.
+
+Each loader returns a `Loaded` value — the data, or a plain-words problem — instead of raising,
+so a failure is cached for the same ttl as data: a Prometheus that is down or slow costs one
+timeout per ttl, not one per panel per rerun. Arguments are the cache key, so range queries take
+an `end` aligned to the step (see `aligned_end`) to let reruns within one step share an entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import streamlit as st
+
+from dashboard.sources import CollectorClient, PrometheusClient, SourceError, SourceMissing
+
+T = TypeVar("T")
+
+# ≈ one scrape interval: fresher data does not exist, staler data would hide a change.
+TTL_SECONDS = 10
+MAX_ENTRIES = 512
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[T]):
+    """A loader's answer: `value` when it worked, else `problem` (a sentence) and `missing`
+    when the source lacks the endpoint (an older collector), which pages show more quietly."""
+
+    value: T | None = None
+    problem: str | None = None
+    missing: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def aligned_end(now: float, step: int) -> int:
+    """`now` rounded down to a multiple of `step`: aligned_end(1005.7, 20) -> 1000."""
+    return int(now // step) * step
+
+
+def _failed(err: SourceError) -> Loaded[Any]:
+    return Loaded(problem=err.message, missing=isinstance(err, SourceMissing))
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def instant(prometheus_url: str, timeout: float, promql: str) -> Loaded[list[dict[str, Any]]]:
+    try:
+        return Loaded(PrometheusClient(prometheus_url, timeout).query(promql))
+    except SourceError as err:
+        return _failed(err)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def series(
+    prometheus_url: str, timeout: float, promql: str, start: int, end: int, step: int
+) -> Loaded[list[dict[str, Any]]]:
+    try:
+        client = PrometheusClient(prometheus_url, timeout)
+        return Loaded(client.query_range(promql, start, end, step))
+    except SourceError as err:
+        return _failed(err)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=16, show_spinner=False)
+def prometheus_alerts(prometheus_url: str, timeout: float) -> Loaded[list[dict[str, Any]]]:
+    try:
+        return Loaded(PrometheusClient(prometheus_url, timeout).alerts())
+    except SourceError as err:
+        return _failed(err)
+
+
+@st.cache_data(ttl=60, max_entries=16, show_spinner=False)
+def prometheus_rules(prometheus_url: str, timeout: float) -> Loaded[list[dict[str, Any]]]:
+    try:
+        return Loaded(PrometheusClient(prometheus_url, timeout).rule_groups())
+    except SourceError as err:
+        return _failed(err)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=16, show_spinner=False)
+def collector_groups(collector_url: str, timeout: float) -> Loaded[list[dict[str, Any]]]:
+    try:
+        return Loaded(CollectorClient(collector_url, timeout).groups())
+    except SourceError as err:
+        return _failed(err)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=16, show_spinner=False)
+def notifications(collector_url: str, timeout: float) -> Loaded[list[dict[str, Any]]]:
+    try:
+        return Loaded(CollectorClient(collector_url, timeout).notifications())
+    except SourceError as err:
+        return _failed(err)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=128, show_spinner=False)
+def journey(collector_url: str, timeout: float, correlation_id: str) -> Loaded[dict[str, Any]]:
+    try:
+        return Loaded(CollectorClient(collector_url, timeout).journey(correlation_id))
+    except SourceMissing:
+        return Loaded(
+            problem=f"No journey with correlation ID {correlation_id!r} is stored by the "
+            f"collector at {collector_url}.",
+            missing=True,
+        )
+    except SourceError as err:
+        return _failed(err)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner=False)
+def traces(
+    collector_url: str, timeout: float, status: str, since: int | None, limit: int
+) -> Loaded[list[dict[str, Any]]]:
+    try:
+        return Loaded(CollectorClient(collector_url, timeout).traces(status, since, limit))
+    except SourceError as err:
+        return _failed(err)

@@ -1,0 +1,49 @@
+"""Dead letters: every DLQ with depth and inflow over time, sources, reasons, and the latest
+dead-lettered journeys linking to the explorer."""
+
+import streamlit as st
+
+from dashboard import charts, history, panel_data
+from dashboard.layout import current_view, link_column, live, show_problems
+
+view = current_view()
+st.title("Dead letters")
+
+
+@live(view)
+def dead_letters() -> None:
+    depth = history.dlq_depth_now(view)
+    show_problems([depth])
+    if depth.value is not None and depth.value.empty:
+        st.info("No dead-letter topics or queues reported.")
+    elif depth.value is not None:
+        st.dataframe(depth.value, hide_index=True)
+    cols = st.columns(2)
+    for col, got, title, unit in (
+        (cols[0], history.dlq_depth_history(view), "DLQ depth", "messages"),
+        (cols[1], history.dlq_inflow_history(view), "Dead-lettered per second", "messages/s"),
+    ):
+        with col:
+            show_problems([got])
+            if got.value is not None:
+                st.plotly_chart(
+                    charts.timeseries_chart(got.value, ["cluster_name", "dlq"], title, unit),
+                    width="stretch",
+                )
+    st.subheader(f"Reasons over the last {view.filters.time_range}")
+    reasons = history.dlq_reasons(view)
+    show_problems([reasons])
+    if reasons.value is not None and reasons.value.empty:
+        st.info("Nothing was dead-lettered in this time range.")
+    elif reasons.value is not None:
+        st.dataframe(reasons.value, hide_index=True)
+    st.subheader("Latest failed journeys")
+    failed = panel_data.recent_traces(view, "failed", limit=20)
+    show_problems([failed])
+    if failed.value is not None and failed.value.empty:
+        st.info("No failed journeys in this time range.")
+    elif failed.value is not None:
+        st.dataframe(failed.value, hide_index=True, column_config={"link": link_column("explore")})
+
+
+dead_letters()

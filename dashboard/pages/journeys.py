@@ -1,0 +1,49 @@
+"""Journey explorer: one correlation ID hop by hop, and recent failed / slow / in-flight
+journeys. Deep link: ?correlation_id=…"""
+
+import streamlit as st
+
+from dashboard import charts, journeys, panel_data
+from dashboard.layout import current_view, link_column, number, show_problems
+
+view = current_view()
+st.title("Journey explorer")
+
+correlation_id = st.text_input(
+    "Correlation ID", key="correlation_id", bind="query-params", placeholder="e.g. order-1042"
+)
+
+if correlation_id and correlation_id.strip():
+    found = panel_data.journey(view, correlation_id)
+    show_problems([found])
+    if found.value is not None:
+        rows = journeys.journey_rows(found.value)
+        summary = journeys.journey_summary(found.value, rows)
+        cols = st.columns(5)
+        cols[0].metric("Status", summary["status"], border=True)
+        cols[1].metric("Hops", summary["hops"], border=True)
+        cols[2].metric("Services", summary["services"], border=True)
+        cols[3].metric("Duration", number(summary["duration_seconds"], " s", 3), border=True)
+        cols[4].metric("Dead-lettered", summary["dead_lettered"], border=True)
+        if summary["stuck_at"]:
+            st.warning(f"Stopped at: {summary['stuck_at']}")
+        link = journeys.trace_ui_link(view.settings.trace_ui_url, found.value)
+        if link:
+            st.link_button("Open in the trace UI", link)
+        st.plotly_chart(charts.journey_waterfall(rows, correlation_id.strip()), width="stretch")
+        st.dataframe(rows, hide_index=True)
+
+st.subheader("Recent journeys")
+tabs = st.tabs(["Failed", "Slow", "In flight"])
+for tab, status in zip(tabs, journeys.TRACE_STATUSES, strict=True):
+    with tab:
+        recent = panel_data.recent_traces(view, status)
+        show_problems([recent])
+        if recent.value is not None and recent.value.empty:
+            st.info(
+                f"No {status.replace('_', '-')} journeys in the last {view.filters.time_range}."
+            )
+        elif recent.value is not None:
+            st.dataframe(
+                recent.value, hide_index=True, column_config={"link": link_column("explore")}
+            )

@@ -1,0 +1,80 @@
+"""Consumer lag of one group: messages and seconds over time against its thresholds, status
+and reason, per-partition breakdown, consume vs produce rate. Deep link: ?group=…"""
+
+import streamlit as st
+
+from dashboard import charts, history, panel_data
+from dashboard.layout import current_view, live, show_problems
+
+view = current_view()
+st.title("Consumer lag")
+
+names = panel_data.group_options(view)
+wanted = st.query_params.get("group")
+options = list(names.value or [])
+if wanted and wanted not in options:
+    options.append(wanted)
+show_problems([names])
+group = st.selectbox(
+    "Consumer group",
+    options,
+    index=None if not options else 0,
+    key="group",
+    bind="query-params",
+    placeholder="No consumer groups reported yet",
+)
+
+
+@live(view)
+def group_panel(group: str) -> None:
+    table = panel_data.lag_table(view, group)
+    show_problems([table])
+    if table.value is not None and table.value.empty:
+        st.info(f"Prometheus has no lag series for group {group!r} right now.")
+    elif table.value is not None:
+        for row in table.value.to_dict("records"):
+            cols = st.columns(4)
+            cols[0].metric(f"Status ({row['cluster_name']})", row["status"] or "—", border=True)
+            cols[1].metric("Lag", f"{row['lag_messages']:,.0f} msgs", border=True)
+            cols[2].metric("Lag age", f"{row['lag_seconds']:,.1f} s", border=True)
+            state = history.group_state(view, group)
+            states = ", ".join(state.value["state"]) if state.value is not None else ""
+            cols[3].metric("Broker state", states or "—", border=True)
+            if row["reason"]:
+                st.caption(f"Why: {row['reason']}")
+    for unit, load in (
+        ("messages", history.group_lag_messages),
+        ("seconds", history.group_lag_seconds),
+    ):
+        got = load(view, group)
+        show_problems([got])
+        if got.value is not None:
+            st.plotly_chart(
+                charts.timeseries_chart(
+                    got.value,
+                    ["cluster_name", "group"],
+                    f"Lag in {unit}",
+                    unit,
+                    threshold=history.group_threshold(view, group, unit),
+                ),
+                width="stretch",
+            )
+    st.subheader("Per partition")
+    partitions = history.group_partitions(view, group)
+    show_problems([partitions])
+    if partitions.value is not None:
+        st.dataframe(partitions.value, hide_index=True)
+    st.subheader("Consume vs produce rate")
+    consume, produce = history.group_rates(view, group)
+    show_problems([consume, produce])
+    if consume.value is not None and produce.value is not None:
+        st.plotly_chart(
+            charts.rate_comparison_chart(
+                consume.value, produce.value, "Consumed vs produced per topic/queue"
+            ),
+            width="stretch",
+        )
+
+
+if group:
+    group_panel(group)

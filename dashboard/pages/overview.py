@@ -1,0 +1,80 @@
+"""Overview: health tiles, lag per group now (worst first) and over the last 15 minutes."""
+
+import streamlit as st
+
+from dashboard import charts, history, panel_data
+from dashboard.layout import current_view, link_column, live, number, show_problems
+
+view = current_view()
+st.title("Overview")
+
+
+@live(view)
+def tiles() -> None:
+    t = panel_data.health_tiles(view)
+    show_problems(t.problems)
+    brokers = "—" if t.brokers_total is None else f"{t.brokers_up} / {t.brokers_total}"
+    not_ok = sum(n for s, n in t.groups_by_status.items() if s != "OK")
+    groups = "—" if not t.groups_by_status else f"{t.groups_by_status.get('OK', 0)} OK"
+    cols = st.columns(6)
+    cols[0].metric("Brokers up", brokers, border=True)
+    cols[1].metric(
+        "Groups",
+        groups,
+        delta=f"{not_ok} not OK" if not_ok else None,
+        delta_color="inverse",
+        border=True,
+    )
+    cols[2].metric("Total backlog", number(t.backlog_messages, " msgs"), border=True)
+    cols[3].metric(
+        "Throughput in / out",
+        f"{number(t.produce_rate, '', 1)} / {number(t.consume_rate, '', 1)} msg/s",
+        border=True,
+    )
+    cols[4].metric("DLQ depth", number(t.dlq_depth, " msgs"), border=True)
+    cols[5].metric("Firing alerts", number(t.firing_alerts), border=True)
+    if t.groups_by_status:
+        st.caption(
+            "Groups by status: " + " · ".join(f"{s} {n}" for s, n in t.groups_by_status.items())
+        )
+
+
+@live(view)
+def lag_now() -> None:
+    st.subheader("Lag per consumer group, worst first")
+    table = panel_data.lag_table(view)
+    show_problems([table])
+    if table.value is not None and table.value.empty:
+        st.info("No consumer groups reported yet: is the collector polling a broker?")
+    elif table.value is not None:
+        st.dataframe(
+            table.value,
+            hide_index=True,
+            column_order=[
+                "status",
+                "broker",
+                "cluster_name",
+                "group",
+                "lag_messages",
+                "lag_seconds",
+                "threshold_messages",
+                "threshold_seconds",
+                "reason",
+                "link",
+            ],
+            column_config={"link": link_column("details")},
+        )
+    recent = history.lag_by_group_recent(view)
+    if recent.value is not None and not recent.value.empty:
+        st.plotly_chart(
+            charts.timeseries_chart(
+                recent.value, ["broker", "group"], "Lag over the last 15 minutes", "messages"
+            ),
+            width="stretch",
+        )
+    else:
+        show_problems([recent])
+
+
+tiles()
+lag_now()

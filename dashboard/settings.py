@@ -1,0 +1,104 @@
+"""Dashboard settings from environment variables, and the shared view filters.
+
+Environment (all optional):
+
+    EVENTSCOPE_PROMETHEUS_URL      http://127.0.0.1:9090
+    EVENTSCOPE_COLLECTOR_URL       http://127.0.0.1:9308
+    EVENTSCOPE_TRACE_UI_URL        link template for a journey in Jaeger/Tempo, with {trace_id}
+                                   and/or {correlation_id}, e.g.
+                                   http://127.0.0.1:16686/trace/{trace_id}
+    EVENTSCOPE_RATE_WINDOW         1m   (PromQL range for rate(); >= 4 scrape intervals)
+    EVENTSCOPE_HTTP_TIMEOUT_SECONDS 3
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_PROMETHEUS_URL = "http://127.0.0.1:9090"
+DEFAULT_COLLECTOR_URL = "http://127.0.0.1:9308"
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the dashboard cannot use."""
+
+
+def duration_seconds(text: str) -> int:
+    """Seconds in a Prometheus-style duration with one unit: "90s" -> 90, "15m" -> 900."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise SettingsError(f"{text!r} is not a duration like 30s, 15m, 1h or 1d")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    prometheus_url: str = DEFAULT_PROMETHEUS_URL
+    collector_url: str = DEFAULT_COLLECTOR_URL
+    trace_ui_url: str | None = None
+    rate_window: str = "1m"
+    http_timeout_seconds: float = 3.0
+
+
+def settings_from_env(env: Mapping[str, str]) -> DashboardSettings:
+    """Read the settings; a bad value fails with the variable's name and the reason."""
+    window = env.get("EVENTSCOPE_RATE_WINDOW", "1m").strip() or "1m"
+    duration_seconds(window)  # validate early, with the key in the message below
+    timeout_text = env.get("EVENTSCOPE_HTTP_TIMEOUT_SECONDS", "3").strip() or "3"
+    try:
+        timeout = float(timeout_text)
+    except ValueError as exc:
+        raise SettingsError(
+            f"EVENTSCOPE_HTTP_TIMEOUT_SECONDS={timeout_text!r} is not a number of seconds"
+        ) from exc
+    if timeout <= 0:
+        raise SettingsError("EVENTSCOPE_HTTP_TIMEOUT_SECONDS must be above 0")
+    return DashboardSettings(
+        prometheus_url=_url(env, "EVENTSCOPE_PROMETHEUS_URL", DEFAULT_PROMETHEUS_URL),
+        collector_url=_url(env, "EVENTSCOPE_COLLECTOR_URL", DEFAULT_COLLECTOR_URL),
+        trace_ui_url=env.get("EVENTSCOPE_TRACE_UI_URL", "").strip() or None,
+        rate_window=window,
+        http_timeout_seconds=timeout,
+    )
+
+
+def _url(env: Mapping[str, str], key: str, default: str) -> str:
+    value = env.get(key, "").strip() or default
+    if not value.startswith(("http://", "https://")):
+        raise SettingsError(f"{key}={value!r} must start with http:// or https://")
+    return value.rstrip("/")
+
+
+# Time ranges offered in the sidebar and accepted in ?range=…; step keeps ~180 points per chart.
+TIME_RANGES: tuple[str, ...] = ("5m", "15m", "1h", "3h", "6h", "12h", "24h", "2d", "7d")
+DEFAULT_TIME_RANGE = "1h"
+REFRESH_CHOICES: tuple[int, ...] = (0, 5, 15, 30, 60)
+DEFAULT_REFRESH_SECONDS = 15
+ALL_CLUSTERS = "All clusters"
+
+
+def step_seconds(range_seconds: int, points: int = 180) -> int:
+    """Query step for a range: range / points, at least 1 s. 3600 s over 180 points -> 20 s."""
+    return max(1, range_seconds // points)
+
+
+@dataclass(frozen=True)
+class ViewFilters:
+    """What the shared sidebar selected: every page's queries take this."""
+
+    cluster: str | None  # None = all clusters
+    time_range: str = DEFAULT_TIME_RANGE
+    refresh_seconds: int = DEFAULT_REFRESH_SECONDS
+
+    @property
+    def range_seconds(self) -> int:
+        return duration_seconds(self.time_range)
+
+    @property
+    def step(self) -> int:
+        return step_seconds(self.range_seconds)

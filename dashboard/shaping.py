@@ -1,0 +1,283 @@
+"""Pure pandas shaping of Prometheus and collector answers into the tables pages show.
+
+Prometheus samples arrive as strings ("12.5", "NaN", "+Inf"); they become floats here. Missing
+labels become "" so joins on (broker, cluster_name, group) never drop a row for lack of a label.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import pandas as pd
+
+GROUP_COLUMNS = ["broker", "cluster_name", "group"]
+
+# Worst first: a group's row sorts by this rank before anything else.
+STATUS_ORDER: tuple[str, ...] = ("ERR", "STOP", "STALL", "REWIND", "WARN", "OK")
+
+
+def status_rank(status: str) -> int:
+    """Higher is worse: ERR -> 6 … OK -> 1, unknown -> 0."""
+    try:
+        return len(STATUS_ORDER) - STATUS_ORDER.index(status)
+    except ValueError:
+        return 0
+
+
+def sample_value(text: Any) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def vector_frame(result: Iterable[Mapping[str, Any]], labels: Sequence[str]) -> pd.DataFrame:
+    """An instant vector as rows: one column per label, then `value`."""
+    rows = [
+        {
+            **{k: item.get("metric", {}).get(k, "") for k in labels},
+            "value": sample_value(item.get("value", [None, None])[1]),
+        }
+        for item in result
+    ]
+    return pd.DataFrame(rows, columns=[*labels, "value"])
+
+
+def scalar_value(result: Sequence[Mapping[str, Any]]) -> float | None:
+    """The value of a one-element vector (a `sum(...)`); None when Prometheus has no data."""
+    if not result:
+        return None
+    return sample_value(result[0].get("value", [None, None])[1])
+
+
+def matrix_frame(result: Iterable[Mapping[str, Any]], labels: Sequence[str]) -> pd.DataFrame:
+    """A range matrix as long rows: labels, `time` (UTC datetime), `value`."""
+    rows = [
+        {
+            **{k: item.get("metric", {}).get(k, "") for k in labels},
+            "time": float(ts),
+            "value": sample_value(v),
+        }
+        for item in result
+        for ts, v in item.get("values", [])
+    ]
+    frame = pd.DataFrame(rows, columns=[*labels, "time", "value"])
+    frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
+    return frame
+
+
+def series_label(row: Mapping[str, Any], labels: Sequence[str]) -> str:
+    """How a series is named in a legend: non-empty label values joined with " / "."""
+    return " / ".join(str(row[k]) for k in labels if row.get(k))
+
+
+def status_counts(statuses: pd.DataFrame) -> dict[str, int]:
+    """Groups per status, in STATUS_ORDER, zeros included: {"ERR": 0, …, "OK": 3}."""
+    counts = statuses["status"].value_counts() if not statuses.empty else pd.Series(dtype=int)
+    return {s: int(counts.get(s, 0)) for s in STATUS_ORDER}
+
+
+def page_link(page: str, **params: str) -> str:
+    """A relative link to another page with its deep-link parameters:
+    page_link("lag", group="billing", cluster="") -> "lag?group=billing"."""
+    kept = {k: v for k, v in params.items() if v}
+    return f"{page}?{urlencode(kept)}" if kept else page
+
+
+def lag_table(
+    lag_messages: pd.DataFrame,
+    lag_seconds: pd.DataFrame,
+    statuses: pd.DataFrame,
+    threshold_messages: pd.DataFrame,
+    threshold_seconds: pd.DataFrame,
+    collector_groups: Sequence[Mapping[str, Any]] = (),
+) -> pd.DataFrame:
+    """One row per group, worst first.
+
+    Worst = highest status rank, then highest ratio of lag to its threshold (messages or
+    seconds, whichever is larger), then most lag seconds, then most lag messages. A group over
+    a threshold of 100 messages with lag 300 has ratio 3.0 and sorts above one at ratio 0.5.
+    """
+    table = lag_messages.rename(columns={"value": "lag_messages"})[[*GROUP_COLUMNS, "lag_messages"]]
+    secs = lag_seconds.rename(columns={"value": "lag_seconds"})[[*GROUP_COLUMNS, "lag_seconds"]]
+    table = table.merge(secs, on=GROUP_COLUMNS, how="outer")
+    status = statuses[[*GROUP_COLUMNS, "status"]] if not statuses.empty else None
+    if status is not None:
+        table = table.merge(status, on=GROUP_COLUMNS, how="outer")
+    else:
+        table["status"] = ""
+    for frame, column in (
+        (threshold_messages, "threshold_messages"),
+        (threshold_seconds, "threshold_seconds"),
+    ):
+        thr = frame.rename(columns={"value": column})[["cluster_name", "group", column]]
+        table = table.merge(thr, on=["cluster_name", "group"], how="left")
+    reasons = {
+        (g.get("broker", ""), g.get("cluster_name", ""), g.get("group", "")): g.get("reason") or ""
+        for g in collector_groups
+    }
+    table["status"] = table["status"].fillna("").astype(str)
+    table["reason"] = [
+        reasons.get((b, c, g), "")
+        for b, c, g in zip(table["broker"], table["cluster_name"], table["group"], strict=True)
+    ]
+    ratio = (
+        pd.concat(
+            [
+                table["lag_messages"] / table["threshold_messages"],
+                table["lag_seconds"] / table["threshold_seconds"],
+            ],
+            axis=1,
+        )
+        .max(axis=1)
+        .fillna(0.0)
+    )
+    table["over_threshold"] = ratio
+    table["rank"] = table["status"].map(status_rank)
+    table = table.sort_values(
+        ["rank", "over_threshold", "lag_seconds", "lag_messages", "group"],
+        ascending=[False, False, False, False, True],
+        na_position="last",
+    ).drop(columns=["rank"])
+    table["link"] = [
+        page_link("lag", group=g, cluster=c)
+        for g, c in zip(table["group"], table["cluster_name"], strict=True)
+    ]
+    return table.reset_index(drop=True)
+
+
+def partition_table(lag_messages: pd.DataFrame, lag_seconds: pd.DataFrame) -> pd.DataFrame:
+    """Per topic/partition of one group: lag in messages and seconds, and how seconds were got."""
+    keys = ["broker", "cluster_name", "topic", "partition"]
+    msgs = lag_messages.rename(columns={"value": "lag_messages"})[[*keys, "lag_messages"]]
+    secs = lag_seconds.rename(columns={"value": "lag_seconds"})[[*keys, "lag_seconds", "method"]]
+    table = msgs.merge(secs, on=keys, how="outer")
+    table["partition_order"] = pd.to_numeric(table["partition"], errors="coerce")
+    return (
+        table.sort_values(["topic", "partition_order", "partition"])
+        .drop(columns=["partition_order"])
+        .reset_index(drop=True)
+    )
+
+
+def alerts_frame(alerts: Sequence[Mapping[str, Any]], cluster: str | None) -> pd.DataFrame:
+    """Prometheus alerts (firing first, then pending), filtered to a cluster when one is chosen;
+    each row links to the lag page of its group when the alert names one."""
+    rows = []
+    for alert in alerts:
+        labels = alert.get("labels", {})
+        if cluster and labels.get("cluster_name") not in (None, cluster):
+            continue
+        notes = alert.get("annotations", {})
+        group = labels.get("group", "")
+        rows.append(
+            {
+                "state": alert.get("state", ""),
+                "alertname": labels.get("alertname", ""),
+                "severity": labels.get("severity", ""),
+                "cluster_name": labels.get("cluster_name", ""),
+                "group": group,
+                "summary": notes.get("summary") or notes.get("description") or "",
+                "active_since": alert.get("activeAt", ""),
+                "value": alert.get("value", ""),
+                "link": page_link("lag", group=group, cluster=labels.get("cluster_name", ""))
+                if group
+                else "",
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "state",
+            "alertname",
+            "severity",
+            "cluster_name",
+            "group",
+            "summary",
+            "active_since",
+            "value",
+            "link",
+        ],
+    )
+    frame["order"] = frame["state"].map({"firing": 0, "pending": 1}).fillna(2)
+    return (
+        frame.sort_values(["order", "severity", "alertname"])
+        .drop(columns=["order"])
+        .reset_index(drop=True)
+    )
+
+
+def firing_count(alerts: Sequence[Mapping[str, Any]], cluster: str | None) -> int:
+    frame = alerts_frame(alerts, cluster)
+    return int((frame["state"] == "firing").sum())
+
+
+def rules_frame(groups: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Alerting rules of every rule group: name, expression, `for`, severity, state, health."""
+    rows = [
+        {
+            "group": g.get("name", ""),
+            "alertname": r.get("name", ""),
+            "severity": r.get("labels", {}).get("severity", ""),
+            "expression": r.get("query", ""),
+            "for_seconds": r.get("duration", 0),
+            "state": r.get("state", ""),
+            "health": r.get("health", ""),
+            "summary": r.get("annotations", {}).get("summary", ""),
+        }
+        for g in groups
+        for r in g.get("rules", [])
+        if r.get("type") == "alerting"
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "group",
+            "alertname",
+            "severity",
+            "expression",
+            "for_seconds",
+            "state",
+            "health",
+            "summary",
+        ],
+    )
+
+
+def notifications_frame(
+    notifications: Sequence[Mapping[str, Any]], cluster: str | None
+) -> pd.DataFrame:
+    """One row per alert inside each Alertmanager webhook payload, newest first."""
+    rows = []
+    for note in notifications:
+        for alert in note.get("alerts", []) or [{}]:
+            labels = {**note.get("commonLabels", {}), **alert.get("labels", {})}
+            if cluster and labels.get("cluster_name") not in (None, cluster):
+                continue
+            rows.append(
+                {
+                    "received_at": note.get("received_at", ""),
+                    "status": alert.get("status") or note.get("status", ""),
+                    "alertname": labels.get("alertname", ""),
+                    "severity": labels.get("severity", ""),
+                    "cluster_name": labels.get("cluster_name", ""),
+                    "group": labels.get("group", ""),
+                    "receiver": note.get("receiver", ""),
+                }
+            )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "received_at",
+            "status",
+            "alertname",
+            "severity",
+            "cluster_name",
+            "group",
+            "receiver",
+        ],
+    )
+    return frame.sort_values("received_at", ascending=False).reset_index(drop=True)
