@@ -68,7 +68,10 @@ class ControlServer:
         handler = _handler_class(knobs, status)
         self._server = ThreadingHTTPServer((host, int(port)), handler)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="pipeline-control", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},  # how long shutdown() may wait
+            name="pipeline-control",
+            daemon=True,
         )
 
     @property
