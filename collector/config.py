@@ -289,7 +289,7 @@ def validate(config: Config) -> None:
     for i, cluster in enumerate(config.clusters):
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", cluster.name):
             raise ConfigError(f"clusters[{i}].name", "use letters, digits, '.', '_' or '-'")
-        if names.count(cluster.name) > 1:
+        if cluster.name in names[:i]:
             raise ConfigError(f"clusters[{i}].name", f"duplicate cluster name {cluster.name!r}")
         if isinstance(cluster, RabbitMQCluster) and not re.match(
             r"https?://[^/]+", cluster.management_url

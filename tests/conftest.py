@@ -1,0 +1,91 @@
+"""Shared fixtures: real services on free ports, and the no-silent-skip rule.
+
+With EVENTSCOPE_REQUIRE_SERVICES=1 (set by `make test`, so by CI) any skipped test fails the
+run: a test that needs a broker, RabbitMQ, Prometheus, Alertmanager or Chromium must never pass
+by skipping when that service is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from demo.services import ManagedProcess, free_port, start_tansu
+
+REQUIRE_SERVICES = os.environ.get("EVENTSCOPE_REQUIRE_SERVICES") == "1"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if not REQUIRE_SERVICES or reporter is None:
+        return
+    skipped = reporter.stats.get("skipped", [])
+    if skipped:
+        reporter.write_line(
+            f"EVENTSCOPE_REQUIRE_SERVICES=1: {len(skipped)} test(s) skipped; skips are failures here",
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("services")
+
+
+@pytest.fixture(scope="session")
+def tansu(session_dir: Path) -> Iterator[str]:
+    """A Tansu broker for the whole session; yields its bootstrap address."""
+    port = free_port()
+    proc = start_tansu(port, session_dir, name=f"tansu-{port}")
+    yield f"127.0.0.1:{port}"
+    proc.stop()
+
+
+@pytest.fixture
+def tansu_factory(tmp_path: Path) -> Iterator[Callable[[], tuple[str, ManagedProcess]]]:
+    """Start private brokers a test may kill, pause or restart."""
+    started: list[ManagedProcess] = []
+
+    def make(port: int | None = None) -> tuple[str, ManagedProcess]:
+        port = port or free_port()
+        proc = start_tansu(port, tmp_path, name=f"tansu-{port}")
+        started.append(proc)
+        return f"127.0.0.1:{port}", proc
+
+    yield make
+    for proc in started:
+        proc.stop()
+
+
+def scrape(url: str, timeout: float = 5.0) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """GET /metrics and parse it with prometheus-client's parser: {(name, labels): value}."""
+    text = requests.get(url, timeout=timeout).text
+    out: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str, every: float = 0.2):
+    """Poll `predicate` until it returns something truthy; fail naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            last_exc = exc
+        time.sleep(every)
+    raise AssertionError(
+        f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_exc})"
+    )

@@ -1,0 +1,73 @@
+"""Ground truth on a real Kafka-protocol broker: topics, known counts, known commits.
+
+Producers send one record per batch (Tansu's ListOffsets quirk, see ENVIRONMENT.md); that is test
+set-up, not collector logic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+
+
+def admin(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap})
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    client = admin(bootstrap)  # keep the handle alive until the futures resolve
+    for fut in client.create_topics([NewTopic(topic, partitions, 1)]).values():
+        fut.result(10)
+
+
+def add_partitions(bootstrap: str, topic: str, total: int) -> None:
+    client = admin(bootstrap)
+    for fut in client.create_partitions([NewPartitions(topic, total)]).values():
+        fut.result(10)
+
+
+def produce(
+    bootstrap: str,
+    topic: str,
+    counts: Sequence[int],
+    timestamps: Sequence[float] | None = None,
+    headers: Sequence[tuple[str, bytes]] | None = None,
+) -> None:
+    """Produce counts[p] records to partition p; record i of p gets timestamps[i] if given."""
+    producer = Producer({"bootstrap.servers": bootstrap, "batch.num.messages": 1, "linger.ms": 0})
+    for partition, n in enumerate(counts):
+        for i in range(n):
+            kwargs = {}
+            if timestamps is not None:
+                kwargs["timestamp"] = int(timestamps[i] * 1000)
+            producer.produce(
+                topic, value=b"x", partition=partition, headers=list(headers or []), **kwargs
+            )
+            producer.poll(0)
+    assert producer.flush(10) == 0
+
+
+def commit(bootstrap: str, group: str, topic: str, offsets: Mapping[int, int]) -> None:
+    """Commit offsets[p] for partition p as `group`, without joining (no rebalance wait)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "session.timeout.ms": 2000,
+            "heartbeat.interval.ms": 500,
+        }
+    )
+    try:
+        consumer.commit(
+            offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False
+        )
+    finally:
+        consumer.close()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{time.time_ns() % 10**10}"
