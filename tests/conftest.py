@@ -28,7 +28,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     skipped = reporter.stats.get("skipped", [])
     if skipped:
         reporter.write_line(
-            f"EVENTSCOPE_REQUIRE_SERVICES=1: {len(skipped)} test(s) skipped; skips are failures here",
+            f"EVENTSCOPE_REQUIRE_SERVICES=1: {len(skipped)} skipped test(s) count as failures",
             red=True,
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -83,7 +83,7 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, every
             value = predicate()
             if value:
                 return value
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+        except Exception as exc:  # retried until the deadline
             last_exc = exc
         time.sleep(every)
     raise AssertionError(
