@@ -6,11 +6,46 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from demo.stack import PORTS
+
+CTL_HELP = """knobs (take effect within seconds, no restart):
+  rate ORDERS [INTERACTIONS]   orders (and user interactions) per second, per broker
+  slow SERVICE MS              add MS of processing time per event to SERVICE
+  stop SERVICE                 SERVICE's consumer leaves: its group goes Empty, lag grows
+  start SERVICE                bring SERVICE back: the backlog drains
+  poison RATE                  share of new orders that always dead-letter (0..1)
+  burst N                      place N orders at once, per broker
+  status                       what the pipeline has done so far
+services: order-service inventory-service payment-service notification-service
+          realtime-dashboard batch-analytics ml-training"""
+
 
 def add_demo_parser(sub: Any, run: Callable[[argparse.Namespace], int]) -> None:
     p = sub.add_parser(
         "demo",
         help="run the embedded stack: Tansu, RabbitMQ, Prometheus, Alertmanager, the demo "
         "pipeline, the collector and the dashboard, all on 127.0.0.1",
+        description="Run the embedded stack on 127.0.0.1 and print its URLs; Ctrl-C stops "
+        "every process it started and nothing else.",
     )
-    p.set_defaults(func=run)
+    p.add_argument("--workdir", default=".eventscope/demo", help="configs, data and logs")
+    for name, default in PORTS.items():
+        flag = "--" + name.replace("_", "-")
+        p.add_argument(flag, type=int, dest=name, help=f"default {default}")
+    p.add_argument("--auto-ports", action="store_true", help="pick free ports instead")
+    p.add_argument("--only", choices=["kafka", "rabbitmq"], help="run on one broker only")
+    p.add_argument("--rate", type=float, default=5.0, help="orders per second per broker")
+    p.add_argument("--poll-interval", type=float, default=5.0, help="collector poll interval")
+    p.add_argument("--rabbitmq-management", default="http://127.0.0.1:15672")
+    p.add_argument("--no-dashboard", action="store_true")
+    p.set_defaults(func=run, demo_command=None)
+    demo_sub = p.add_subparsers(dest="demo_command")
+    ctl = demo_sub.add_parser(
+        "ctl",
+        help="turn a fault knob of the running demo",
+        epilog=CTL_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ctl.add_argument("knob", choices=["rate", "slow", "stop", "start", "poison", "burst", "status"])
+    ctl.add_argument("values", nargs="*")
+    ctl.add_argument("--control", help="control URL (default: from the demo's state.json)")

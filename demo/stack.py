@@ -1,0 +1,287 @@
+"""`eventscope demo`: the embedded stack on 127.0.0.1, one command, Ctrl-C stops what it started.
+
+Starts, in order: Tansu (Kafka protocol), a RabbitMQ vhost on the local server, the demo
+pipeline, the collector, Alertmanager (routing to the collector's webhook), Prometheus (scraping
+the collector, with the rule pack from alerts/), and the dashboard. Every port is checked before
+anything starts; a taken port is a clear error naming the flag that moves it. The URLs and PIDs
+are written to `<workdir>/state.json` for `eventscope demo ctl` and for tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from demo.services import (
+    ManagedProcess,
+    ServiceError,
+    free_port,
+    port_is_free,
+    start_alertmanager,
+    start_prometheus,
+    start_tansu,
+    wait_for_http,
+)
+
+log = logging.getLogger("eventscope.demo")
+REPO = Path(__file__).resolve().parent.parent
+DEMO_VHOST = "eventscope-demo"
+
+PORTS = {  # flag name → default port
+    "kafka_port": 9092,
+    "collector_port": 9308,
+    "prometheus_port": 9090,
+    "alertmanager_port": 9093,
+    "dashboard_port": 8501,
+    "control_port": 9400,
+}
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    ports: dict[str, int]
+    procs: list[ManagedProcess] = field(default_factory=list)
+    vhost_created: bool = False
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            log.info("stopping %s", proc.name)
+            proc.stop()
+        self.procs.clear()
+
+
+def choose_ports(args: argparse.Namespace) -> dict[str, int]:
+    """The configured ports (or free ones with --auto-ports), each checked before start."""
+    ports: dict[str, int] = {}
+    for name, default in PORTS.items():
+        given = getattr(args, name, None)
+        port = given or (free_port() if args.auto_ports else default)
+        if not port_is_free(port):
+            flag = "--" + name.replace("_", "-")
+            raise ServiceError(
+                f"port {port} ({name.replace('_port', '')}) is already in use on 127.0.0.1: "
+                f"free it or pass {flag} PORT (or --auto-ports)"
+            )
+        ports[name] = port
+    if len(set(ports.values())) != len(ports):
+        raise ServiceError(f"two services were given the same port: {ports}")
+    return ports
+
+
+def collector_config(args: argparse.Namespace, ports: dict[str, int], amqp_vhost: str) -> str:
+    clusters = []
+    if args.only != "rabbitmq":
+        clusters.append(
+            f"""  - name: demo-kafka
+    kind: kafka
+    bootstrap_servers: 127.0.0.1:{ports["kafka_port"]}
+    request_timeout_seconds: 3
+"""
+        )
+    if args.only != "kafka":
+        clusters.append(
+            f"""  - name: demo-rabbitmq
+    kind: rabbitmq
+    management_url: {args.rabbitmq_management}
+    username: guest
+    password: ${{EVENTSCOPE_DEMO_RABBITMQ_PASSWORD}}
+    vhosts: [{amqp_vhost}]
+"""
+        )
+    return f"""# written by `eventscope demo`; see deploy/eventscope.example.yml for every key
+poll_interval_seconds: {args.poll_interval}
+listen: 127.0.0.1:{ports["collector_port"]}
+thresholds:
+  messages: 500
+  seconds: 120
+  groups:
+    - match: ml-training
+      messages: 100
+      seconds: 60
+clusters:
+{"".join(clusters)}"""
+
+
+def fill(template: Path, target: Path, values: dict[str, str]) -> Path:
+    text = template.read_text()
+    for key, value in values.items():
+        text = text.replace(key, value)
+    target.write_text(text)
+    return target
+
+
+def ensure_vhost(management: str, vhost: str) -> None:
+    """Create the demo's own vhost on the local RabbitMQ so its queues stay out of others' way."""
+    auth = ("guest", os.environ.get("EVENTSCOPE_DEMO_RABBITMQ_PASSWORD", "guest"))
+    try:
+        requests.put(f"{management}/api/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()
+        requests.put(
+            f"{management}/api/permissions/{vhost}/guest",
+            json={"configure": ".*", "write": ".*", "read": ".*"},
+            auth=auth,
+            timeout=10,
+        ).raise_for_status()
+    except requests.RequestException as exc:
+        raise ServiceError(
+            f"RabbitMQ management API at {management} is not usable ({exc}); run "
+            "`rabbitmq-plugins enable rabbitmq_management` (make demo does it for you)"
+        ) from exc
+
+
+def python_proc(name: str, argv: list[str], stack: Stack, env: dict[str, str]) -> ManagedProcess:
+    proc = ManagedProcess(name, [sys.executable, *argv], stack.workdir / f"{name}.log", env=env)
+    stack.procs.append(proc.start())
+    return proc
+
+
+def start_stack(args: argparse.Namespace) -> Stack:
+    workdir = Path(args.workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(workdir, choose_ports(args))
+    env = {**os.environ, "EVENTSCOPE_DEMO_RABBITMQ_PASSWORD": "guest", "PYTHONUNBUFFERED": "1"}
+    p = stack.ports
+    try:
+        if args.only != "kafka":
+            ensure_vhost(args.rabbitmq_management, DEMO_VHOST)
+        if args.only != "rabbitmq":
+            log.info("starting Tansu (Kafka protocol) on 127.0.0.1:%d", p["kafka_port"])
+            stack.procs.append(start_tansu(p["kafka_port"], workdir))
+        pipeline = [
+            "-m", "demo.pipeline",
+            "--kafka", f"127.0.0.1:{p['kafka_port']}",
+            "--rabbitmq", f"amqp://guest:guest@127.0.0.1:5672/{DEMO_VHOST}",
+            "--control", f"127.0.0.1:{p['control_port']}",
+            "--rate", str(args.rate),
+        ]  # fmt: skip
+        if args.only:
+            pipeline += ["--only", args.only]
+        log.info("starting the demo pipeline")
+        python_proc("pipeline", pipeline, stack, env)
+        config = workdir / "eventscope.yml"
+        config.write_text(collector_config(args, p, DEMO_VHOST))
+        log.info("starting the collector on %s", stack.url("collector_port"))
+        python_proc(
+            "collector", ["-m", "collector.cli", "collect", "--config", str(config)], stack, env
+        )
+        am_config = fill(
+            REPO / "deploy" / "alertmanager" / "alertmanager.demo.yml",
+            workdir / "alertmanager.yml",
+            {"__WEBHOOK_URL__": f"{stack.url('collector_port')}/api/alerts/webhook"},
+        )
+        log.info("starting Alertmanager on %s", stack.url("alertmanager_port"))
+        stack.procs.append(start_alertmanager(am_config, p["alertmanager_port"], workdir))
+        prom_config = fill(
+            REPO / "deploy" / "prometheus" / "prometheus.demo.yml",
+            workdir / "prometheus.yml",
+            {
+                "__COLLECTOR_TARGET__": f"127.0.0.1:{p['collector_port']}",
+                "__ALERTMANAGER_TARGET__": f"127.0.0.1:{p['alertmanager_port']}",
+                "__RULES_GLOB__": str(REPO / "alerts" / "*.rules.yml"),
+            },
+        )
+        log.info("starting Prometheus on %s", stack.url("prometheus_port"))
+        stack.procs.append(start_prometheus(prom_config, p["prometheus_port"], workdir))
+        if not args.no_dashboard:
+            dash_env = {
+                **env,
+                "EVENTSCOPE_PROMETHEUS_URL": stack.url("prometheus_port"),
+                "EVENTSCOPE_COLLECTOR_URL": stack.url("collector_port"),
+                "EVENTSCOPE_ALERTMANAGER_URL": stack.url("alertmanager_port"),
+            }
+            log.info("starting the dashboard on %s", stack.url("dashboard_port"))
+            python_proc("dashboard", dashboard_argv(p["dashboard_port"]), stack, dash_env)
+            wait_for_http(f"{stack.url('dashboard_port')}/_stcore/health", 60)
+        wait_for_http(f"{stack.url('collector_port')}/healthz", 30)
+    except BaseException:
+        stack.stop()
+        raise
+    write_state(stack)
+    return stack
+
+
+def dashboard_argv(port: int) -> list[str]:
+    return [
+        "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
+        "--server.headless", "true",
+        "--server.address", "127.0.0.1",
+        "--server.port", str(port),
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+
+
+def write_state(stack: Stack) -> None:
+    state = {
+        "urls": {
+            "dashboard": stack.url("dashboard_port"),
+            "collector": stack.url("collector_port"),
+            "metrics": f"{stack.url('collector_port')}/metrics",
+            "prometheus": stack.url("prometheus_port"),
+            "alertmanager": stack.url("alertmanager_port"),
+            "control": stack.url("control_port"),
+            "kafka": f"127.0.0.1:{stack.ports['kafka_port']}",
+        },
+        "pids": {proc.name: proc.pid for proc in stack.procs},
+        "started_at": time.time(),
+    }
+    (stack.workdir / "state.json").write_text(json.dumps(state, indent=2))
+
+
+def print_urls(stack: Stack) -> None:
+    state = json.loads((stack.workdir / "state.json").read_text())
+    urls = state["urls"]
+    print("\neventscope demo is running (Ctrl-C stops everything it started):\n", flush=True)
+    for label, key in (
+        ("Dashboard", "dashboard"),
+        ("Collector /metrics", "metrics"),
+        ("Prometheus", "prometheus"),
+        ("Alertmanager", "alertmanager"),
+        ("Demo control", "control"),
+        ("Kafka bootstrap", "kafka"),
+    ):
+        print(f"  {label:<20} {urls[key]}", flush=True)
+    print(
+        "\nBreak it on purpose:  eventscope demo ctl stop payment-service   (see --help)\n"
+        f"Logs: {stack.workdir}/*.log\n",
+        flush=True,
+    )
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    if getattr(args, "demo_command", None) == "ctl":
+        from demo.control_cli import run_ctl
+
+        return run_ctl(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        stack = start_stack(args)
+    except ServiceError as exc:
+        print(f"eventscope demo: {exc}", file=sys.stderr)
+        return 1
+    print_urls(stack)
+    try:
+        while not stop.wait(2):
+            dead = [p.name for p in stack.procs if not p.alive()]
+            if dead:
+                print(f"eventscope demo: {', '.join(dead)} exited; see its log in {stack.workdir}")
+                return 1
+    finally:
+        stack.stop()
+        print("eventscope demo stopped.", flush=True)
+    return 0
