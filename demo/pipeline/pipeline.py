@@ -104,6 +104,7 @@ class Pipeline:
             log.warning("threads still running after %.0f s: %s", timeout, ", ".join(stuck))
         if self._producer is not None:
             self._producer.flush(max(0.1, deadline - time.monotonic()))
+            self._producer = None  # drops the last reference: librdkafka disconnects now
         if self._control is not None:
             self._control.stop()
         self.tracing.shutdown()

@@ -1,0 +1,328 @@
+"""The demo pipeline against a real Tansu broker and the local RabbitMQ (own vhost).
+
+One pipeline runs for the module (30 orders per broker, fixed seed); the tests read the topics
+and queues back and compare them with the pipeline's own ground truth (`GET /status?ids=1`),
+then turn each knob and check the broker shows what the knob says.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pika
+import pytest
+import requests
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupState,
+    ConsumerGroupTopicPartitions,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from demo.pipeline import KafkaSettings, Pipeline, PipelineConfig, RabbitSettings
+from demo.pipeline.control import send
+from demo.pipeline.events import STREAM_BY_TYPE
+from demo.pipeline.flow import FlowRates, expected_event_types
+from demo.services import free_port, start_tansu
+
+pytestmark = pytest.mark.service
+
+REPO = Path(__file__).resolve().parents[2]
+MGMT = "http://127.0.0.1:15672/api"
+AUTH = ("guest", "guest")
+ORDERS = 30
+SEED = 12
+RATES = FlowRates()
+TRACEPARENT = re.compile(r"^00-(?!0{32})([0-9a-f]{32})-(?!0{16})([0-9a-f]{16})-0[0-3]$")
+BROKERS = ("kafka", "rabbitmq")
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: float = 0.2) -> Any:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tansu(tmp_path_factory):
+    port = free_port()
+    proc = start_tansu(port, tmp_path_factory.mktemp("tansu"))
+    yield f"127.0.0.1:{port}"
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def vhost():
+    """A vhost of our own on the shared RabbitMQ, deleted afterwards."""
+    name = f"eventscope-demo-{uuid.uuid4().hex[:8]}"
+    try:
+        requests.put(f"{MGMT}/vhosts/{name}", auth=AUTH, timeout=10).raise_for_status()
+    except requests.RequestException as exc:
+        pytest.fail(
+            f"RabbitMQ management API unreachable ({exc}); run "
+            "`rabbitmq-plugins enable rabbitmq_management` with RabbitMQ on 127.0.0.1:5672"
+        )
+    perms = {"configure": ".*", "write": ".*", "read": ".*"}
+    requests.put(f"{MGMT}/permissions/{name}/guest", auth=AUTH, json=perms, timeout=10)
+    yield name
+    requests.delete(f"{MGMT}/vhosts/{name}", auth=AUTH, timeout=30)
+
+
+def amqp_url(vhost: str) -> str:
+    return f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+
+
+@pytest.fixture(scope="module")
+def tap(vhost):
+    """A queue bound to every event on the events exchange, declared before the pipeline runs."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url(vhost)))
+    channel = connection.channel()
+    channel.exchange_declare("events", "topic", durable=True)
+    channel.queue_declare("test-tap", durable=True)
+    channel.queue_bind("test-tap", "events", routing_key="#")
+    yield channel
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def pipeline(tansu, vhost, tap):
+    config = PipelineConfig(
+        kafka=KafkaSettings(tansu),
+        rabbitmq=RabbitSettings(amqp_url(vhost)),
+        orders=ORDERS,
+        order_rate=20.0,
+        interaction_rate=10.0,
+        poison_rate=0.1,
+        seed=SEED,
+        rates=RATES,
+    )
+    running = Pipeline(config).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def settled(pipeline):
+    """The ground truth once every one of the first 30 orders per broker reached its end."""
+
+    def all_ended() -> dict[str, Any] | None:
+        status = send(pipeline.control_url, "status", ids=True)["brokers"]
+        done = all(status[b]["orders_placed"] == ORDERS and status[b]["orders_open"] == 0
+                   for b in BROKERS)  # fmt: skip
+        return status if done else None
+
+    return wait_for("all orders to reach a terminal state", all_ended, timeout=40)
+
+
+@pytest.fixture(scope="module")
+def rabbit_messages(settled, tap) -> dict[str, list[tuple[Any, dict[str, Any]]]]:
+    """What the tap queue and inventory-service's DLQ hold once the orders ended (read once)."""
+    wait_for("the DLQ to fill", lambda: queue_counts(tap, "inventory-service.dlq")[0]
+             >= settled["rabbitmq"]["expected"]["dead_lettered"])  # fmt: skip
+    return {q: drain_queue(tap, q) for q in ("test-tap", "inventory-service.dlq")}
+
+
+@pytest.fixture(scope="module")
+def admin(tansu):
+    return AdminClient({"bootstrap.servers": tansu})
+
+
+# --- reading back -----------------------------------------------------------------------------
+
+
+def end_offsets(admin: AdminClient, topic: str, partitions: int = 3) -> dict[int, int]:
+    request = {TopicPartition(topic, p): OffsetSpec.latest() for p in range(partitions)}
+    answers = admin.list_offsets(request, request_timeout=10)
+    return {tp.partition: f.result().offset for tp, f in answers.items()}
+
+
+def read_topic(bootstrap: str, admin: AdminClient, topic: str) -> list[dict[str, Any]]:
+    """Every record of `topic` from the beginning, as dicts of headers, value and position."""
+    ends = end_offsets(admin, topic)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False})  # fmt: skip
+    consumer.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end > 0])
+    records: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 20
+    while len(records) < sum(ends.values()) and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None or msg.error() is not None:
+            continue
+        records.append({
+            "headers": {k: v.decode() for k, v in msg.headers() or []},
+            "value": json.loads(msg.value()),
+            "key": msg.key(),
+            "timestamp": msg.timestamp(),
+            "partition": msg.partition(),
+            "offset": msg.offset(),
+        })  # fmt: skip
+    consumer.close()
+    assert len(records) == sum(ends.values()), f"read {len(records)} of {ends} from {topic}"
+    return records
+
+
+def drain_queue(channel, queue: str) -> list[tuple[Any, dict[str, Any]]]:
+    """Every message in `queue` as (properties, body); acked, so call once per queue."""
+    out = []
+    while True:
+        method, props, body = channel.basic_get(queue, auto_ack=True)
+        if method is None:
+            return out
+        out.append((props, json.loads(body)))
+
+
+def group_lag(admin: AdminClient, group: str, topic: str) -> int:
+    """Kafka backlog of `group` on `topic`: end offset − committed offset, summed."""
+    request = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in range(3)])]
+    committed = admin.list_consumer_group_offsets(request)[group].result(10)
+    done = {tp.partition: max(tp.offset, 0) for tp in committed.topic_partitions}
+    return sum(max(0, end - done.get(p, 0)) for p, end in end_offsets(admin, topic).items())
+
+
+def group_state(admin: AdminClient, group: str) -> ConsumerGroupState:
+    return admin.describe_consumer_groups([group], request_timeout=10)[group].result(10).state
+
+
+def queue_counts(channel, queue: str) -> tuple[int, int]:
+    """(ready messages, consumers) of a queue, straight from the broker (passive declare)."""
+    ok = channel.queue_declare(queue, passive=True).method
+    return ok.message_count, ok.consumer_count
+
+
+# --- the order flow ---------------------------------------------------------------------------
+
+
+def test_every_order_ends_once_as_the_ground_truth_says(settled):
+    for broker in BROKERS:
+        view = settled[broker]
+        assert view["conflicts"] == 0
+        assert sum(view["terminal"].values()) == ORDERS
+        assert view["ids"]["terminal"] == view["ids"]["expected"]
+        assert all(view["expected"][o] > 0 for o in ("confirmed", "cancelled", "dead_lettered"))
+        terminal_ids = [c for ids in view["ids"]["terminal"].values() for c in ids]
+        assert sorted(terminal_ids) == view["ids"]["placed"]  # each order in exactly one state
+
+
+def check_journeys(events: list[dict[str, Any]], placed: list[str]) -> None:
+    """Each order's events: exactly its expected types, one correlation ID, one trace."""
+    by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        by_order[event["correlation_id"]].append(event)
+    assert sorted(by_order) == placed
+    for correlation_id, journey in by_order.items():
+        order = next(e["body"] for e in journey if e["event_type"] == "OrderPlaced")
+        types = sorted({(e["event_type"], e["body"]["event_id"]) for e in journey})
+        assert [t for t, _ in types] == sorted(expected_event_types(order, RATES)), correlation_id
+        traces = {TRACEPARENT.match(e["traceparent"]).group(1) for e in journey}
+        assert len(traces) == 1, f"{correlation_id} spans traces {traces}"
+        assert all(e["body"]["order_id"] == order["order_id"] for e in journey)
+
+
+def test_kafka_topics_hold_each_journey_with_headers_and_one_trace(settled, tansu, admin):
+    topics = ("orders.placed", "inventory.reserved", "inventory.shortage", "inventory.released",
+              "payments.completed", "payments.failed", "orders.confirmed", "orders.cancelled")  # fmt: skip
+    events = []
+    for topic in topics:
+        for record in read_topic(tansu, admin, topic):
+            headers = record["headers"]
+            assert record["timestamp"][1] > 1_600_000_000_000
+            assert record["key"].decode() == record["value"]["order_id"]  # keyed by order ID
+            assert headers["source"] == STREAM_BY_TYPE[headers["event_type"]].producer
+            events.append({**headers, "body": record["value"]})
+    check_journeys(events, settled["kafka"]["ids"]["placed"])
+
+
+def test_rabbitmq_messages_carry_properties_headers_and_one_trace(settled, rabbit_messages):
+    messages = [m for m in rabbit_messages["test-tap"] if m[0].type != "UserInteraction"]
+    events = []
+    for props, body in messages:
+        headers = props.headers
+        assert props.correlation_id == headers["correlation_id"]
+        assert props.message_id == body["event_id"]
+        assert abs(props.timestamp * 1000 - headers["timestamp_in_ms"]) < 1000
+        assert props.app_id == headers["source"]
+        events.append({**{k: str(v) for k, v in headers.items()}, "body": body})
+    check_journeys(events, settled["rabbitmq"]["ids"]["placed"])
+
+
+def test_poison_orders_land_in_the_kafka_dlq_with_the_documented_headers(settled, tansu, admin):
+    dead = read_topic(tansu, admin, "orders.placed.dlq")
+    placed = {r["headers"]["correlation_id"]: r for r in read_topic(tansu, admin, "orders.placed")}
+    assert sorted(r["headers"]["correlation_id"] for r in dead) == sorted(
+        settled["kafka"]["ids"]["expected"]["dead_lettered"])  # fmt: skip
+    for record in dead:
+        headers = record["headers"]
+        original = placed[headers["correlation_id"]]
+        assert headers["dlq_error"].startswith("UnknownProduct")
+        assert headers["dlq_service"] == "inventory-service"
+        assert headers["dlq_original_topic"] == "orders.placed"
+        assert int(headers["dlq_original_partition"]) == original["partition"]
+        assert int(headers["dlq_original_offset"]) == original["offset"]
+        assert headers["dlq_retry_count"] == "3"
+        assert headers["event_type"] == "OrderPlaced" and TRACEPARENT.match(headers["traceparent"])
+        assert record["value"] == original["value"]
+
+
+def test_poison_orders_land_in_the_rabbitmq_dlq_with_x_death(settled, rabbit_messages):
+    dead = rabbit_messages["inventory-service.dlq"]
+    assert sorted(p.correlation_id for p, _ in dead) == sorted(
+        settled["rabbitmq"]["ids"]["expected"]["dead_lettered"])  # fmt: skip
+    for props, body in dead:
+        death = props.headers["x-death"][0]
+        assert death["reason"] == "rejected"
+        assert death["queue"] == "inventory-service"
+        assert death["exchange"] == "events"
+        assert props.headers["event_type"] == "OrderPlaced"
+        assert body["sku"] == "SKU-UNKNOWN"
+
+
+ORDER_EVENTS = ("OrderPlaced", "InventoryReserved", "InventoryShortage", "PaymentCompleted",
+                "PaymentFailed", "InventoryReleased", "OrderConfirmed", "OrderCancelled")  # fmt: skip
+
+
+def test_a_duplicate_event_is_processed_once(settled, pipeline, tansu, admin, tap, rabbit_messages):
+    before = send(pipeline.control_url, "status")["brokers"]
+    confirmed = settled["kafka"]["ids"]["terminal"]["confirmed"][0]
+    record = next(r for r in read_topic(tansu, admin, "orders.placed")
+                  if r["headers"]["correlation_id"] == confirmed)  # fmt: skip
+    producer = Producer({"bootstrap.servers": tansu, "batch.num.messages": 1, "linger.ms": 0})
+    producer.produce("orders.placed", json.dumps(record["value"]).encode(), record["key"],
+                     headers=list(record["headers"].items()))  # fmt: skip
+    assert producer.flush(10) == 0
+    confirmed = settled["rabbitmq"]["ids"]["terminal"]["confirmed"][0]
+    props, body = next(m for m in rabbit_messages["test-tap"]
+                       if m[0].correlation_id == confirmed and m[0].type == "OrderPlaced")  # fmt: skip
+    tap.basic_publish("events", "orders.placed", json.dumps(body).encode(), props)
+
+    def skipped() -> dict[str, Any] | None:
+        now = send(pipeline.control_url, "status")["brokers"]
+        counts = [(now[b]["services"]["inventory-service"]["duplicates_skipped"],
+                   before[b]["services"]["inventory-service"]["duplicates_skipped"])
+                  for b in BROKERS]  # fmt: skip
+        return now if all(new == old + 1 for new, old in counts) else None
+
+    now = wait_for("inventory-service to skip the duplicate on each broker", skipped)
+    for broker in BROKERS:
+        for event_type in ORDER_EVENTS:  # nothing published again
+            assert now[broker]["published"].get(event_type) == before[broker]["published"].get(
+                event_type
+            )
+        assert now[broker]["terminal"] == before[broker]["terminal"]
