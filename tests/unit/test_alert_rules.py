@@ -152,6 +152,14 @@ def test_every_alert_has_a_runbook_section() -> None:
     assert not missing, f"docs/alerts.md has no section for {missing}"
 
 
+def test_runbook_links_within_the_page_resolve() -> None:
+    text = RUNBOOK.read_text()
+    anchors = {github_anchor(h) for h in re.findall(r"^#{1,4} (.+)$", text, flags=re.MULTILINE)}
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert links, "no in-page links found: the pattern is wrong"
+    assert links - anchors == set()
+
+
 # amtool
 
 
