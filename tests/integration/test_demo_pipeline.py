@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections import defaultdict
@@ -30,7 +33,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from demo.pipeline import KafkaSettings, Pipeline, PipelineConfig, RabbitSettings
 from demo.pipeline.control import send
-from demo.pipeline.events import STREAM_BY_TYPE
+from demo.pipeline.events import STREAM_BY_TYPE, STREAMS, WEB_FRONTEND
 from demo.pipeline.flow import FlowRates, expected_event_types
 from demo.services import free_port, start_tansu
 
@@ -44,6 +47,7 @@ SEED = 12
 RATES = FlowRates()
 TRACEPARENT = re.compile(r"^00-(?!0{32})([0-9a-f]{32})-(?!0{16})([0-9a-f]{16})-0[0-3]$")
 BROKERS = ("kafka", "rabbitmq")
+ORDER_STREAMS = tuple(s for s in STREAMS if s.producer != WEB_FRONTEND)
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: float = 0.2) -> Any:
@@ -125,8 +129,9 @@ def settled(pipeline):
 
     def all_ended() -> dict[str, Any] | None:
         status = send(pipeline.control_url, "status", ids=True)["brokers"]
-        done = all(status[b]["orders_placed"] == ORDERS and status[b]["orders_open"] == 0
-                   for b in BROKERS)  # fmt: skip
+        done = all(
+            status[b]["orders_placed"] == ORDERS and status[b]["orders_open"] == 0 for b in BROKERS
+        )
         return status if done else None
 
     return wait_for("all orders to reach a terminal state", all_ended, timeout=40)
@@ -135,8 +140,13 @@ def settled(pipeline):
 @pytest.fixture(scope="module")
 def rabbit_messages(settled, tap) -> dict[str, list[tuple[Any, dict[str, Any]]]]:
     """What the tap queue and inventory-service's DLQ hold once the orders ended (read once)."""
-    wait_for("the DLQ to fill", lambda: queue_counts(tap, "inventory-service.dlq")[0]
-             >= settled["rabbitmq"]["expected"]["dead_lettered"])  # fmt: skip
+    wait_for(
+        "the DLQ to fill",
+        lambda: (
+            queue_counts(tap, "inventory-service.dlq")[0]
+            >= settled["rabbitmq"]["expected"]["dead_lettered"]
+        ),
+    )
     return {q: drain_queue(tap, q) for q in ("test-tap", "inventory-service.dlq")}
 
 
@@ -157,8 +167,13 @@ def end_offsets(admin: AdminClient, topic: str, partitions: int = 3) -> dict[int
 def read_topic(bootstrap: str, admin: AdminClient, topic: str) -> list[dict[str, Any]]:
     """Every record of `topic` from the beginning, as dicts of headers, value and position."""
     ends = end_offsets(admin, topic)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False})  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end > 0])
     records: list[dict[str, Any]] = []
     deadline = time.monotonic() + 20
@@ -166,14 +181,16 @@ def read_topic(bootstrap: str, admin: AdminClient, topic: str) -> list[dict[str,
         msg = consumer.poll(0.5)
         if msg is None or msg.error() is not None:
             continue
-        records.append({
-            "headers": {k: v.decode() for k, v in msg.headers() or []},
-            "value": json.loads(msg.value()),
-            "key": msg.key(),
-            "timestamp": msg.timestamp(),
-            "partition": msg.partition(),
-            "offset": msg.offset(),
-        })  # fmt: skip
+        records.append(
+            {
+                "headers": {k: v.decode() for k, v in msg.headers() or []},
+                "value": json.loads(msg.value()),
+                "key": msg.key(),
+                "timestamp": msg.timestamp(),
+                "partition": msg.partition(),
+                "offset": msg.offset(),
+            }
+        )
     consumer.close()
     assert len(records) == sum(ends.values()), f"read {len(records)} of {ends} from {topic}"
     return records
@@ -237,10 +254,8 @@ def check_journeys(events: list[dict[str, Any]], placed: list[str]) -> None:
 
 
 def test_kafka_topics_hold_each_journey_with_headers_and_one_trace(settled, tansu, admin):
-    topics = ("orders.placed", "inventory.reserved", "inventory.shortage", "inventory.released",
-              "payments.completed", "payments.failed", "orders.confirmed", "orders.cancelled")  # fmt: skip
     events = []
-    for topic in topics:
+    for topic in (s.name for s in ORDER_STREAMS):
         for record in read_topic(tansu, admin, topic):
             headers = record["headers"]
             assert record["timestamp"][1] > 1_600_000_000_000
@@ -267,7 +282,8 @@ def test_poison_orders_land_in_the_kafka_dlq_with_the_documented_headers(settled
     dead = read_topic(tansu, admin, "orders.placed.dlq")
     placed = {r["headers"]["correlation_id"]: r for r in read_topic(tansu, admin, "orders.placed")}
     assert sorted(r["headers"]["correlation_id"] for r in dead) == sorted(
-        settled["kafka"]["ids"]["expected"]["dead_lettered"])  # fmt: skip
+        settled["kafka"]["ids"]["expected"]["dead_lettered"]
+    )
     for record in dead:
         headers = record["headers"]
         original = placed[headers["correlation_id"]]
@@ -284,7 +300,8 @@ def test_poison_orders_land_in_the_kafka_dlq_with_the_documented_headers(settled
 def test_poison_orders_land_in_the_rabbitmq_dlq_with_x_death(settled, rabbit_messages):
     dead = rabbit_messages["inventory-service.dlq"]
     assert sorted(p.correlation_id for p, _ in dead) == sorted(
-        settled["rabbitmq"]["ids"]["expected"]["dead_lettered"])  # fmt: skip
+        settled["rabbitmq"]["ids"]["expected"]["dead_lettered"]
+    )
     for props, body in dead:
         death = props.headers["x-death"][0]
         assert death["reason"] == "rejected"
@@ -294,35 +311,232 @@ def test_poison_orders_land_in_the_rabbitmq_dlq_with_x_death(settled, rabbit_mes
         assert body["sku"] == "SKU-UNKNOWN"
 
 
-ORDER_EVENTS = ("OrderPlaced", "InventoryReserved", "InventoryShortage", "PaymentCompleted",
-                "PaymentFailed", "InventoryReleased", "OrderConfirmed", "OrderCancelled")  # fmt: skip
-
-
 def test_a_duplicate_event_is_processed_once(settled, pipeline, tansu, admin, tap, rabbit_messages):
     before = send(pipeline.control_url, "status")["brokers"]
     confirmed = settled["kafka"]["ids"]["terminal"]["confirmed"][0]
-    record = next(r for r in read_topic(tansu, admin, "orders.placed")
-                  if r["headers"]["correlation_id"] == confirmed)  # fmt: skip
+    record = next(
+        r
+        for r in read_topic(tansu, admin, "orders.placed")
+        if r["headers"]["correlation_id"] == confirmed
+    )
     producer = Producer({"bootstrap.servers": tansu, "batch.num.messages": 1, "linger.ms": 0})
-    producer.produce("orders.placed", json.dumps(record["value"]).encode(), record["key"],
-                     headers=list(record["headers"].items()))  # fmt: skip
+    producer.produce(
+        "orders.placed",
+        json.dumps(record["value"]).encode(),
+        record["key"],
+        headers=list(record["headers"].items()),
+    )
     assert producer.flush(10) == 0
     confirmed = settled["rabbitmq"]["ids"]["terminal"]["confirmed"][0]
-    props, body = next(m for m in rabbit_messages["test-tap"]
-                       if m[0].correlation_id == confirmed and m[0].type == "OrderPlaced")  # fmt: skip
+    props, body = next(
+        m
+        for m in rabbit_messages["test-tap"]
+        if m[0].correlation_id == confirmed and m[0].type == "OrderPlaced"
+    )
     tap.basic_publish("events", "orders.placed", json.dumps(body).encode(), props)
 
     def skipped() -> dict[str, Any] | None:
         now = send(pipeline.control_url, "status")["brokers"]
-        counts = [(now[b]["services"]["inventory-service"]["duplicates_skipped"],
-                   before[b]["services"]["inventory-service"]["duplicates_skipped"])
-                  for b in BROKERS]  # fmt: skip
+        counts = [
+            (
+                now[b]["services"]["inventory-service"]["duplicates_skipped"],
+                before[b]["services"]["inventory-service"]["duplicates_skipped"],
+            )
+            for b in BROKERS
+        ]
         return now if all(new == old + 1 for new, old in counts) else None
 
     now = wait_for("inventory-service to skip the duplicate on each broker", skipped)
     for broker in BROKERS:
-        for event_type in ORDER_EVENTS:  # nothing published again
+        for event_type in (s.event_type for s in ORDER_STREAMS):  # nothing published again
             assert now[broker]["published"].get(event_type) == before[broker]["published"].get(
                 event_type
             )
         assert now[broker]["terminal"] == before[broker]["terminal"]
+
+
+# --- knobs ------------------------------------------------------------------------------------
+
+
+def status(pipeline: Pipeline) -> dict[str, Any]:
+    return send(pipeline.control_url, "status")["brokers"]
+
+
+def inventory_handled(view: dict[str, Any]) -> int:
+    inventory = view["services"]["inventory-service"]
+    return inventory["processed"] + inventory["dead_lettered"]
+
+
+def test_stopping_payment_service_grows_its_backlog_and_restarting_drains_it(
+    settled, pipeline, admin, tap
+):
+    url = pipeline.control_url
+    send(url, "stop", service="payment-service")
+    wait_for(
+        "the Kafka group to go Empty",
+        lambda: group_state(admin, "payment-service") == ConsumerGroupState.EMPTY,
+    )
+    wait_for("the queue to lose its consumer", lambda: queue_counts(tap, "payment-service")[1] == 0)
+    before = status(pipeline)
+    send(url, "burst", orders=10)
+
+    def burst_reached_inventory() -> dict[str, Any] | None:
+        now = status(pipeline)
+        done = all(inventory_handled(now[b]) - inventory_handled(before[b]) >= 10 for b in BROKERS)
+        return now if done else None
+
+    now = wait_for("inventory-service to handle the burst", burst_reached_inventory)
+    waiting = {
+        b: now[b]["published"]["InventoryReserved"] - before[b]["published"]["InventoryReserved"]
+        for b in BROKERS
+    }
+    assert all(n > 0 for n in waiting.values())
+    # Every reservation made while payment-service is away waits for it, and nothing else does.
+    wait_for(
+        "the Kafka backlog to hold every new reservation",
+        lambda: group_lag(admin, "payment-service", "inventory.reserved") == waiting["kafka"],
+    )
+    assert queue_counts(tap, "payment-service") == (waiting["rabbitmq"], 0)
+    assert all(status(pipeline)[b]["orders_open"] > 0 for b in BROKERS)
+
+    send(url, "start", service="payment-service")
+    wait_for(
+        "the Kafka backlog to drain",
+        lambda: group_lag(admin, "payment-service", "inventory.reserved") == 0,
+    )
+    wait_for(
+        "the queue to drain with a consumer back",
+        lambda: queue_counts(tap, "payment-service") == (0, 1),
+    )
+    assert group_state(admin, "payment-service") == ConsumerGroupState.STABLE
+    wait_for(
+        "every order to end", lambda: all(status(pipeline)[b]["orders_open"] == 0 for b in BROKERS)
+    )
+
+
+def test_slowing_payment_service_stretches_each_order(settled, pipeline):
+    url = pipeline.control_url
+    send(url, "slow", service="payment-service", ms=300)
+    before = status(pipeline)
+    started = time.monotonic()
+    send(url, "burst", orders=5)
+    wait_for(
+        "the burst to end",
+        lambda: all(
+            (v := status(pipeline)[b])["orders_open"] == 0
+            and v["orders_placed"] == before[b]["orders_placed"] + 5
+            for b in BROKERS
+        ),
+    )
+    elapsed = time.monotonic() - started
+    send(url, "slow", service="payment-service", ms=0)
+    paid = [
+        status(pipeline)[b]["services"]["payment-service"]["processed"]
+        - before[b]["services"]["payment-service"]["processed"]
+        for b in BROKERS
+    ]
+    # A lower bound by construction (each payment sleeps 300 ms first), so it cannot flake:
+    # without the knob the same burst ends in a fraction of a second.
+    assert max(paid) > 0
+    assert elapsed >= 0.3 * max(paid)
+
+
+def test_poison_rate_sends_new_orders_to_the_dlq(settled, pipeline, admin, tap):
+    url = pipeline.control_url
+    dlq_before = sum(end_offsets(admin, "orders.placed.dlq").values())
+    queued_before = queue_counts(tap, "inventory-service.dlq")[0]
+    before = status(pipeline)
+    send(url, "poison", rate=1.0)
+    send(url, "burst", orders=4)
+    wait_for(
+        "4 more dead-lettered orders",
+        lambda: all(
+            status(pipeline)[b]["terminal"]["dead_lettered"]
+            == before[b]["terminal"]["dead_lettered"] + 4
+            for b in BROKERS
+        ),
+    )
+    send(url, "poison", rate=0.0)
+    assert sum(end_offsets(admin, "orders.placed.dlq").values()) == dlq_before + 4
+    wait_for(
+        "4 more messages in the RabbitMQ DLQ",
+        lambda: queue_counts(tap, "inventory-service.dlq")[0] == queued_before + 4,
+    )
+
+
+def test_interaction_rate_knob_stops_and_restarts_the_stream(settled, pipeline, admin):
+    url = pipeline.control_url
+    send(url, "rate", interactions=0)
+
+    def published() -> list[int]:
+        return [status(pipeline)[b]["published"].get("UserInteraction", 0) for b in BROKERS]
+
+    def still() -> bool:
+        first = published()
+        time.sleep(0.5)
+        return first == published()
+
+    wait_for("the interaction stream to stop", still, timeout=10)
+    stopped = published()
+    send(url, "rate", interactions=40)
+    wait_for(
+        "interactions to flow again",
+        lambda: all(n >= s + 20 for n, s in zip(published(), stopped, strict=True)),
+    )
+    send(url, "rate", interactions=10)
+    for group in ("realtime-dashboard", "batch-analytics", "ml-training"):
+        request = [
+            ConsumerGroupTopicPartitions(
+                group, [TopicPartition("user-interactions", p) for p in range(3)]
+            )
+        ]
+        committed = admin.list_consumer_group_offsets(request)[group].result(10)
+        assert sum(max(0, tp.offset) for tp in committed.topic_partitions) > 0, group
+
+
+# --- the module entry point -------------------------------------------------------------------
+
+
+def test_module_entry_runs_until_sigterm_and_stops_promptly(vhost, tap):
+    argv = [
+        sys.executable,
+        "-m",
+        "demo.pipeline",
+        "--only",
+        "rabbitmq",
+        "--rabbitmq",
+        amqp_url(vhost),
+        "--rabbitmq-prefix",
+        "sub.",
+        "--orders",
+        "3",
+        "--rate",
+        "10",
+        "--interaction-rate",
+        "2",
+        "--seed",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("control: http://127.0.0.1:"), line
+        url = line.split(" ", 1)[1].strip()
+        wait_for(
+            "3 orders to end",
+            lambda: (
+                (v := send(url, "status")["brokers"]["rabbitmq"])["orders_placed"] == 3
+                and v["orders_open"] == 0
+            ),
+        )
+        assert "kafka" not in send(url, "status")["brokers"]
+        assert queue_counts(tap, "sub.payment-service")[1] == 1
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=5) == 0
+        assert queue_counts(tap, "sub.payment-service")[1] == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
