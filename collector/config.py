@@ -29,6 +29,7 @@ from typing import Any, Literal
 import yaml
 
 from collector.errors import ConfigError
+from collector.tracing.config import TracingConfig
 
 ENV_PREFIX = "EVENTSCOPE__"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -134,6 +135,7 @@ class Config:
     thresholds: Thresholds = Thresholds()
     status_window: StatusWindow = StatusWindow()
     webhook_history: int = 500
+    tracing: TracingConfig = TracingConfig()
 
 
 def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> Config:

@@ -1,0 +1,95 @@
+"""The `tracing` section of the collector's config (see docs/tracing.md for every key).
+
+Frozen dataclasses read by `collector.config`'s loader, which checks keys and types; the rules
+the types cannot say live in `validate_tracing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from collector.errors import ConfigError
+
+DEFAULT_ID_HEADERS = ("correlation_id", "correlation-id", "x-correlation-id")
+DEFAULT_TERMINAL_EVENTS = ("OrderConfirmed",)
+DEFAULT_COMPENSATION_EVENTS = ("InventoryReleased", "OrderCancelled")
+
+
+@dataclass(frozen=True)
+class KafkaTapConfig:
+    """The Kafka tap: a consumer group of its own on `topics` (fnmatch patterns, DLQs included)."""
+
+    cluster: str = ""  # name of a kafka cluster in `clusters`; "" = no Kafka tap
+    group_id: str = "eventscope-tap"
+    topics: tuple[str, ...] = ("*",)
+    exclude_topics: tuple[str, ...] = ("__*", "_schemas")
+    client: Mapping[str, str] = field(default_factory=dict)  # librdkafka overrides
+    session_timeout_ms: int = 45000  # Kafka's default; Tansu wants 2000
+    heartbeat_interval_ms: int = 3000
+    batch_size: int = 500
+    poll_timeout_seconds: float = 0.5
+    topic_refresh_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class RabbitTapConfig:
+    """The RabbitMQ tap: the firehose (`amq.rabbitmq.trace`) or a tap queue on `exchanges`."""
+
+    cluster: str = ""  # name of a rabbitmq cluster in `clusters`; "" = no RabbitMQ tap
+    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    mode: Literal["firehose", "tap_queue"] = "firehose"
+    # tap_queue mode binds these with "#"; firehose mode binds them too when listed, because
+    # dead-lettering republishes inside the broker and never passes through the firehose
+    exchanges: tuple[str, ...] = ()
+    queue: str = "eventscope.tap"
+    queue_max_length: int = 1_000_000  # the tap queue drops its oldest beyond this
+    prefetch: int = 1000
+    batch_size: int = 500
+
+
+@dataclass(frozen=True)
+class TracingConfig:
+    enabled: bool = False
+    store_path: str = ".eventscope/traces.db"
+    retention_hours: float = 72.0
+    max_hops: int = 5_000_000  # the store prunes the oldest hops beyond this
+    prune_interval_seconds: float = 60.0
+    max_hops_per_journey: int = 1000
+    id_headers: tuple[str, ...] = DEFAULT_ID_HEADERS
+    event_type_headers: tuple[str, ...] = ("event_type", "event-type", "ce_type")
+    service_headers: tuple[str, ...] = ("source", "service")
+    topic_services: Mapping[str, str] = field(default_factory=dict)  # topic/queue → producer
+    group_services: Mapping[str, str] = field(default_factory=dict)  # group/queue → service
+    payload_fields: tuple[str, ...] = ()  # JSON fields of the payload kept; empty = none
+    max_header_bytes: int = 8192
+    terminal_event_types: tuple[str, ...] = DEFAULT_TERMINAL_EVENTS
+    compensation_event_types: tuple[str, ...] = DEFAULT_COMPENSATION_EVENTS
+    slow_seconds: float = 30.0
+    otlp_endpoint: str = ""  # e.g. http://127.0.0.1:4318/v1/traces; "" = no export
+    otlp_service_name: str = "eventscope"
+    kafka: KafkaTapConfig = KafkaTapConfig()
+    rabbitmq: RabbitTapConfig = RabbitTapConfig()
+
+
+def validate_tracing(tracing: TracingConfig, kafka_clusters: set[str], rabbit: set[str]) -> None:
+    """Cross-field rules: positive bounds, and tap clusters that exist in `clusters`."""
+    if not tracing.id_headers:
+        raise ConfigError("tracing.id_headers", "name at least one header")
+    for name in ("retention_hours", "slow_seconds", "prune_interval_seconds"):
+        if getattr(tracing, name) <= 0:
+            raise ConfigError(f"tracing.{name}", "must be greater than 0")
+    for name in ("max_hops", "max_header_bytes", "max_hops_per_journey"):
+        if getattr(tracing, name) < 1:
+            raise ConfigError(f"tracing.{name}", "must be at least 1")
+    if tracing.kafka.cluster and tracing.kafka.cluster not in kafka_clusters:
+        raise ConfigError("tracing.kafka.cluster", f"no kafka cluster {tracing.kafka.cluster!r}")
+    if tracing.rabbitmq.cluster and tracing.rabbitmq.cluster not in rabbit:
+        raise ConfigError(
+            "tracing.rabbitmq.cluster", f"no rabbitmq cluster {tracing.rabbitmq.cluster!r}"
+        )
+    if tracing.kafka.batch_size < 1 or tracing.rabbitmq.batch_size < 1:
+        raise ConfigError("tracing.kafka.batch_size", "must be at least 1")
+    if tracing.otlp_endpoint and not tracing.otlp_endpoint.startswith(("http://", "https://")):
+        raise ConfigError("tracing.otlp_endpoint", "must be an http(s):// URL or empty")
