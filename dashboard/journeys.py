@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard.shaping import page_link
+from dashboard.shaping import page_link, parse_time
 
 # Event types that undo an earlier step (saga compensation), marked on the timeline.
 COMPENSATION_WORDS: tuple[str, ...] = (
@@ -34,19 +34,6 @@ COMPENSATION_WORDS: tuple[str, ...] = (
 TRACE_STATUSES: tuple[str, ...] = ("failed", "slow", "in_flight")
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
-
-
-def parse_time(value: Any) -> pd.Timestamp | None:
-    """A UTC timestamp from unix seconds or an ISO-8601 string; None when absent or unreadable."""
-    if value is None or value == "":
-        return None
-    try:
-        if isinstance(value, int | float):
-            return pd.Timestamp(float(value), unit="s", tz="UTC")
-        stamp = pd.Timestamp(str(value))
-    except (ValueError, TypeError):
-        return None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def is_compensation(event_type: str) -> bool:

@@ -8,6 +8,7 @@ an `end` aligned to the step (see `aligned_end`) to let reruns within one step s
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -41,6 +42,11 @@ def aligned_end(now: float, step: int) -> int:
     return int(now // step) * step
 
 
+def time_bucket(now: float) -> int:
+    """Which ttl-long slice of time `now` is in: a cache key that changes once per ttl."""
+    return aligned_end(now, TTL_SECONDS)
+
+
 def _failed(err: SourceError) -> Loaded[Any]:
     return Loaded(problem=err.message, missing=isinstance(err, SourceMissing))
 
@@ -55,11 +61,15 @@ def instant(prometheus_url: str, timeout: float, promql: str) -> Loaded[list[dic
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
 def series(
-    prometheus_url: str, timeout: float, promql: str, start: int, end: int, step: int
+    prometheus_url: str, timeout: float, promql: str, span: int, step: int, bucket: int
 ) -> Loaded[list[dict[str, Any]]]:
+    """The last `span` seconds at `step`, ending when fetched; `bucket` (see `time_bucket`)
+    is only the cache key, so reruns within one ttl share the answer."""
+    del bucket
+    end = float(int(time.time()))
     try:
         client = PrometheusClient(prometheus_url, timeout)
-        return Loaded(client.query_range(promql, start, end, step))
+        return Loaded(client.query_range(promql, end - span, end, step))
     except SourceError as err:
         return _failed(err)
 
@@ -81,30 +91,34 @@ def prometheus_rules(prometheus_url: str, timeout: float) -> Loaded[list[dict[st
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=16, show_spinner=False)
-def collector_groups(collector_url: str, timeout: float) -> Loaded[list[dict[str, Any]]]:
+def collector_groups(
+    collector_url: str, timeout: float, token: str | None
+) -> Loaded[list[dict[str, Any]]]:
     try:
-        return Loaded(CollectorClient(collector_url, timeout).groups())
+        return Loaded(CollectorClient(collector_url, timeout, token=token).groups())
     except SourceError as err:
         return _failed(err)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=16, show_spinner=False)
-def notifications(collector_url: str, timeout: float) -> Loaded[list[dict[str, Any]]]:
+def notifications(
+    collector_url: str, timeout: float, token: str | None
+) -> Loaded[list[dict[str, Any]]]:
     try:
-        return Loaded(CollectorClient(collector_url, timeout).notifications())
+        return Loaded(CollectorClient(collector_url, timeout, token=token).notifications())
     except SourceError as err:
         return _failed(err)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=128, show_spinner=False)
-def journey(collector_url: str, timeout: float, correlation_id: str) -> Loaded[dict[str, Any]]:
+def journey(
+    collector_url: str, timeout: float, token: str | None, correlation_id: str
+) -> Loaded[dict[str, Any]]:
     try:
-        return Loaded(CollectorClient(collector_url, timeout).journey(correlation_id))
-    except SourceMissing:
+        return Loaded(CollectorClient(collector_url, timeout, token=token).journey(correlation_id))
+    except SourceMissing as err:
         return Loaded(
-            problem=f"No journey with correlation ID {correlation_id!r} is stored by the "
-            f"collector at {collector_url}.",
-            missing=True,
+            problem=f"No journey found for {correlation_id!r}. {err.message}", missing=True
         )
     except SourceError as err:
         return _failed(err)
@@ -112,9 +126,16 @@ def journey(collector_url: str, timeout: float, correlation_id: str) -> Loaded[d
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner=False)
 def traces(
-    collector_url: str, timeout: float, status: str, since: int | None, limit: int
+    collector_url: str,
+    timeout: float,
+    token: str | None,
+    status: str,
+    since: int | None,
+    limit: int,
 ) -> Loaded[list[dict[str, Any]]]:
     try:
-        return Loaded(CollectorClient(collector_url, timeout).traces(status, since, limit))
+        return Loaded(
+            CollectorClient(collector_url, timeout, token=token).traces(status, since, limit)
+        )
     except SourceError as err:
         return _failed(err)

@@ -16,7 +16,7 @@ import pandas as pd
 from dashboard import journeys, loaders, queries, shaping
 from dashboard.flow import FlowGraph, build_flow_graph
 from dashboard.loaders import Loaded
-from dashboard.settings import DashboardSettings, ViewFilters
+from dashboard.settings import DashboardSettings, ViewFilters, step_seconds
 
 GROUP_LABELS = ("broker", "cluster_name", "group")
 
@@ -45,18 +45,15 @@ def instant_frame(view: View, promql: str, labels: Sequence[str]) -> Loaded[pd.D
 def range_frame(
     view: View, promql: str, labels: Sequence[str], range_seconds: int | None = None
 ) -> Loaded[pd.DataFrame]:
-    """A matrix over the selected time range (or `range_seconds`), ending at now aligned to
-    the step so that reruns within one step hit the cache."""
+    """A matrix over the selected time range (or `range_seconds`) up to now."""
     span = range_seconds or view.filters.range_seconds
-    step = max(1, span // 180)
-    end = loaders.aligned_end(time.time(), step) + step  # include the newest sample
     got = loaders.series(
         view.settings.prometheus_url,
         view.settings.http_timeout_seconds,
         promql,
-        end - span,
-        end,
-        step,
+        span,
+        step_seconds(span),
+        loaders.time_bucket(time.time()),
     )
     if got.value is None:
         return Loaded(problem=got.problem, missing=got.missing)
@@ -161,7 +158,7 @@ def lag_table(view: View, group: str | None = None) -> Loaded[pd.DataFrame]:
 
 def collector_groups(view: View) -> Loaded[list[dict[str, Any]]]:
     s = view.settings
-    return loaders.collector_groups(s.collector_url, s.http_timeout_seconds)
+    return loaders.collector_groups(s.collector_url, s.http_timeout_seconds, s.collector_token)
 
 
 def alerts_table(view: View) -> Loaded[pd.DataFrame]:
@@ -181,7 +178,7 @@ def rules_table(view: View) -> Loaded[pd.DataFrame]:
 
 def notifications_table(view: View) -> Loaded[pd.DataFrame]:
     s = view.settings
-    got = loaders.notifications(s.collector_url, s.http_timeout_seconds)
+    got = loaders.notifications(s.collector_url, s.http_timeout_seconds, s.collector_token)
     if got.value is None:
         return Loaded(problem=got.problem, missing=got.missing)
     return Loaded(shaping.notifications_frame(got.value, view.cluster))
@@ -209,14 +206,18 @@ def flow_graph(view: View) -> Loaded[FlowGraph]:
 
 def journey(view: View, correlation_id: str) -> Loaded[dict[str, Any]]:
     s = view.settings
-    return loaders.journey(s.collector_url, s.http_timeout_seconds, correlation_id.strip())
+    return loaders.journey(
+        s.collector_url, s.http_timeout_seconds, s.collector_token, correlation_id.strip()
+    )
 
 
 def recent_traces(view: View, status: str, limit: int = 50) -> Loaded[pd.DataFrame]:
     """Recent journeys with this status over the selected time range, newest first."""
     s = view.settings
     since = loaders.aligned_end(time.time(), 60) - view.filters.range_seconds
-    got = loaders.traces(s.collector_url, s.http_timeout_seconds, status, since, limit)
+    got = loaders.traces(
+        s.collector_url, s.http_timeout_seconds, s.collector_token, status, since, limit
+    )
     if got.value is None:
         return Loaded(problem=got.problem, missing=got.missing)
     return Loaded(journeys.traces_frame(got.value))

@@ -4,6 +4,7 @@ Environment (all optional):
 
     EVENTSCOPE_PROMETHEUS_URL      http://127.0.0.1:9090
     EVENTSCOPE_COLLECTOR_URL       http://127.0.0.1:9308
+    EVENTSCOPE_COLLECTOR_TOKEN     bearer token when the collector sets api_token (never shown)
     EVENTSCOPE_TRACE_UI_URL        link template for a journey in Jaeger/Tempo, with {trace_id}
                                    and/or {correlation_id}, e.g.
                                    http://127.0.0.1:16686/trace/{trace_id}
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_PROMETHEUS_URL = "http://127.0.0.1:9090"
 DEFAULT_COLLECTOR_URL = "http://127.0.0.1:9308"
@@ -43,6 +44,7 @@ class DashboardSettings:
     trace_ui_url: str | None = None
     rate_window: str = "1m"
     http_timeout_seconds: float = 3.0
+    collector_token: str | None = field(default=None, repr=False)
 
 
 def settings_from_env(env: Mapping[str, str]) -> DashboardSettings:
@@ -64,6 +66,7 @@ def settings_from_env(env: Mapping[str, str]) -> DashboardSettings:
         trace_ui_url=env.get("EVENTSCOPE_TRACE_UI_URL", "").strip() or None,
         rate_window=window,
         http_timeout_seconds=timeout,
+        collector_token=env.get("EVENTSCOPE_COLLECTOR_TOKEN", "").strip() or None,
     )
 
 

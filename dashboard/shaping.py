@@ -74,6 +74,19 @@ def series_label(row: Mapping[str, Any], labels: Sequence[str]) -> str:
     return " / ".join(str(row[k]) for k in labels if row.get(k))
 
 
+def parse_time(value: Any) -> pd.Timestamp | None:
+    """A UTC timestamp from unix seconds or an ISO-8601 string; None when absent or unreadable."""
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, int | float):
+            return pd.Timestamp(float(value), unit="s", tz="UTC")
+        stamp = pd.Timestamp(str(value))
+    except (ValueError, TypeError):
+        return None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def status_counts(statuses: pd.DataFrame) -> dict[str, int]:
     """Groups per status, in STATUS_ORDER, zeros included: {"ERR": 0, …, "OK": 3}."""
     counts = statuses["status"].value_counts() if not statuses.empty else pd.Series(dtype=int)
@@ -259,7 +272,7 @@ def notifications_frame(
                 continue
             rows.append(
                 {
-                    "received_at": note.get("received_at", ""),
+                    "received_at": parse_time(note.get("received_at")),
                     "status": alert.get("status") or note.get("status", ""),
                     "alertname": labels.get("alertname", ""),
                     "severity": labels.get("severity", ""),
@@ -280,4 +293,6 @@ def notifications_frame(
             "receiver",
         ],
     )
-    return frame.sort_values("received_at", ascending=False).reset_index(drop=True)
+    return frame.sort_values("received_at", ascending=False, na_position="last").reset_index(
+        drop=True
+    )

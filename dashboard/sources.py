@@ -59,12 +59,19 @@ class JsonSource:
     """GET JSON from one base URL; `what` names the source in messages ("Prometheus")."""
 
     def __init__(
-        self, what: str, base_url: str, timeout: float, session: requests.Session | None = None
+        self,
+        what: str,
+        base_url: str,
+        timeout: float,
+        session: requests.Session | None = None,
+        token: str | None = None,
     ) -> None:
         self.what = what
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._session = session or requests.Session()
+        if token:  # never logged or shown: messages name the URL only
+            self._session.headers["Authorization"] = f"Bearer {token}"
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         url = self.base_url + path
@@ -74,11 +81,13 @@ class JsonSource:
             raise SourceUnreachable(
                 f"{self.what} at {self.base_url} is unreachable: {_reason(exc, self.timeout)}."
             ) from exc
-        if resp.status_code == 404:
-            raise SourceMissing(f"{self.what} at {self.base_url} has no {path} (HTTP 404).")
         try:
             body = resp.json()
         except ValueError as exc:
+            if resp.status_code == 404:
+                raise SourceMissing(
+                    f"{self.what} at {self.base_url} has no {path} (HTTP 404)."
+                ) from exc
             if resp.status_code >= 400:
                 raise SourceRejected(
                     f"{self.what} at {self.base_url} answered HTTP {resp.status_code} to {path}."
@@ -86,8 +95,13 @@ class JsonSource:
             raise SourceGarbled(
                 f"{self.what} at {self.base_url} sent something that is not JSON for {path}."
             ) from exc
+        detail = body.get("error") if isinstance(body, dict) else None
+        if resp.status_code == 404:
+            raise SourceMissing(
+                f"{self.what} at {self.base_url} has no {path}"
+                + (f": {detail}." if detail else " (HTTP 404).")
+            )
         if resp.status_code >= 400:
-            detail = body.get("error") if isinstance(body, dict) else None
             raise SourceRejected(
                 f"{self.what} at {self.base_url} answered HTTP {resp.status_code} to {path}"
                 + (f": {detail}" if detail else ".")
@@ -150,12 +164,17 @@ def _result(data: Any, kind: str, path: str, promql: str) -> list[dict[str, Any]
 
 
 class CollectorClient:
-    """The collector's JSON API: groups, alert notifications, traces (journeys)."""
+    """The collector's JSON API: groups, alert notifications, traces (journeys); `token` is
+    the collector's api_token when it requires one."""
 
     def __init__(
-        self, base_url: str, timeout: float, session: requests.Session | None = None
+        self,
+        base_url: str,
+        timeout: float,
+        session: requests.Session | None = None,
+        token: str | None = None,
     ) -> None:
-        self._http = JsonSource("The collector API", base_url, timeout, session)
+        self._http = JsonSource("The collector API", base_url, timeout, session, token)
 
     def groups(self) -> list[dict[str, Any]]:
         body = self._http.get_json("/api/groups")

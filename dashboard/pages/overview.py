@@ -65,15 +65,16 @@ def lag_now() -> None:
             column_config={"link": link_column("details")},
         )
     recent = history.lag_by_group_recent(view)
-    if recent.value is not None and not recent.value.empty:
+    show_problems([recent])
+    if recent.value is not None and recent.value.empty:
+        st.info("No lag history in Prometheus for the last 15 minutes yet.")
+    elif recent.value is not None:
         st.plotly_chart(
             charts.timeseries_chart(
                 recent.value, ["broker", "group"], "Lag over the last 15 minutes", "messages"
             ),
             width="stretch",
         )
-    else:
-        show_problems([recent])
 
 
 tiles()

@@ -1,0 +1,499 @@
+"""Every dashboard page, headless (AppTest), against a real Prometheus — and with it down.
+
+A stdlib HTTP server plays the collector: `/metrics` serves a fixed eventscope exposition (two
+clusters: Kafka "local" and RabbitMQ "rabbit"; a STALLed group over its threshold, a DLQ, flow
+edges) whose counters grow with the clock so rates are above zero, and `/api/*` serves the
+collector API's JSON. A real Prometheus scrapes it every second and evaluates one alert rule.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from streamlit.testing.v1 import AppTest
+
+from dashboard.layout import VIEW_KEY
+from demo.services import ManagedProcess, free_port, start_prometheus
+
+pytestmark = pytest.mark.service
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+STARTED = time.time()
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+KAFKA = {"broker": "kafka", "cluster_name": "local"}
+RABBIT = {"broker": "rabbitmq", "cluster_name": "rabbit"}
+BILLING = {**KAFKA, "group": "billing"}
+INVENTORY = {**KAFKA, "group": "inventory-service"}
+NOTIFY = {**RABBIT, "group": "notification-service"}
+EDGE_ORDER = {"from_service": "order-service", "to_service": "inventory-service"}
+EDGE_INVENTORY = {"from_service": "inventory-service", "to_service": "payment-service"}
+
+GAUGES: list[tuple[str, dict[str, str], float]] = [
+    ("collector_up", KAFKA, 1),
+    ("collector_up", RABBIT, 1),
+    ("consumer_lag_messages", {**BILLING, "topic": "orders", "partition": "0"}, 300),
+    ("consumer_lag_messages", {**BILLING, "topic": "orders", "partition": "1"}, 120),
+    ("consumer_lag_messages", {**INVENTORY, "topic": "orders", "partition": "0"}, 2),
+    ("consumer_lag_messages", {**NOTIFY, "topic": "notifications", "partition": ""}, 40),
+    (
+        "consumer_lag_seconds",
+        {**BILLING, "topic": "orders", "partition": "0", "method": "exact"},
+        95,
+    ),
+    (
+        "consumer_lag_seconds",
+        {**BILLING, "topic": "orders", "partition": "1", "method": "interpolated"},
+        60,
+    ),
+    (
+        "consumer_lag_seconds",
+        {**INVENTORY, "topic": "orders", "partition": "0", "method": "exact"},
+        0.5,
+    ),
+    (
+        "consumer_lag_seconds",
+        {**NOTIFY, "topic": "notifications", "partition": "", "method": "head_timestamp"},
+        4,
+    ),
+    ("consumer_group_status", {**BILLING, "status": "STALL"}, 1),
+    ("consumer_group_status", {**BILLING, "status": "OK"}, 0),
+    ("consumer_group_status", {**INVENTORY, "status": "OK"}, 1),
+    ("consumer_group_status", {**NOTIFY, "status": "OK"}, 1),
+    ("consumer_group_state", {**BILLING, "state": "Stable"}, 1),
+    ("lag_threshold_messages", {"cluster_name": "local", "group": "billing"}, 100),
+    ("lag_threshold_seconds", {"cluster_name": "local", "group": "billing"}, 30),
+    ("dlq_depth_messages", {**KAFKA, "dlq": "orders.dlq", "source": "orders"}, 7),
+]
+# counters grow at these rates (per second) from the start of the test module
+COUNTERS: list[tuple[str, dict[str, str], float]] = [
+    ("produced_messages_total", {**KAFKA, "topic": "orders"}, 20),
+    ("produced_messages_total", {**RABBIT, "topic": "notifications"}, 5),
+    ("consumed_messages_total", {**BILLING, "topic": "orders"}, 2),
+    ("consumed_messages_total", {**INVENTORY, "topic": "orders"}, 20),
+    ("consumed_messages_total", {**NOTIFY, "topic": "notifications"}, 5),
+    (
+        "dead_lettered_messages_total",
+        {**KAFKA, "dlq": "orders.dlq", "source": "orders", "reason": "poison"},
+        1,
+    ),
+    ("flow_events_total", {**EDGE_ORDER, "event_type": "OrderPlaced"}, 4),
+    ("flow_events_total", {**EDGE_INVENTORY, "event_type": "InventoryReserved"}, 4),
+    ("hop_latency_seconds_bucket", {**EDGE_ORDER, "le": "0.5"}, 4),
+    ("hop_latency_seconds_bucket", {**EDGE_ORDER, "le": "+Inf"}, 4),
+]
+
+
+def sample(name: str, labels: dict[str, str], value: float) -> str:
+    pairs = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    return f"eventscope_{name}{{{pairs}}} {value:.3f}"
+
+
+RULES = """
+groups:
+  - name: dashboard-test
+    interval: 1s
+    rules:
+      - alert: ConsumerLagHigh
+        expr: |
+          sum by (broker, cluster_name, group) (eventscope_consumer_lag_messages)
+            > on (cluster_name, group) group_left () eventscope_lag_threshold_messages
+        labels: {severity: warning}
+        annotations: {summary: "Consumer group {{ $labels.group }} is over its lag threshold"}
+"""
+
+JOURNEY = {
+    "correlation_id": "order-7",
+    "status": "failed",
+    "stuck_at": "payment-service dead-lettered PaymentFailed",
+    "hops": [
+        {
+            "event_type": "OrderPlaced",
+            "broker": "kafka",
+            "cluster_name": "local",
+            "source": "orders",
+            "partition": 0,
+            "offset": 41,
+            "produced_at": 1764150000.0,
+            "service": "order-service",
+            "dlq": False,
+            "dlq_reason": None,
+            "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01",
+            "consumed": [
+                {
+                    "group": "inventory-service",
+                    "service": "inventory-service",
+                    "consumed_at": 1764150000.4,
+                }
+            ],
+        },
+        {
+            "event_type": "InventoryReserved",
+            "broker": "kafka",
+            "cluster_name": "local",
+            "source": "inventory",
+            "partition": 1,
+            "offset": 9,
+            "produced_at": 1764150001.0,
+            "service": "inventory-service",
+            "dlq": False,
+            "dlq_reason": None,
+            "traceparent": None,
+            "consumed": [
+                {
+                    "group": "payment-service",
+                    "service": "payment-service",
+                    "consumed_at": 1764150001.2,
+                }
+            ],
+        },
+        {
+            "event_type": "PaymentFailed",
+            "broker": "kafka",
+            "cluster_name": "local",
+            "source": "orders.dlq",
+            "partition": 0,
+            "offset": 3,
+            "produced_at": 1764150002.0,
+            "service": "payment-service",
+            "dlq": True,
+            "dlq_reason": "poison",
+            "traceparent": None,
+            "consumed": [],
+        },
+        {
+            "event_type": "InventoryReleased",
+            "broker": "kafka",
+            "cluster_name": "local",
+            "source": "inventory",
+            "partition": 1,
+            "offset": 10,
+            "produced_at": 1764150002.5,
+            "service": "inventory-service",
+            "dlq": False,
+            "dlq_reason": None,
+            "traceparent": None,
+            "consumed": [],
+        },
+    ],
+}
+TRACES = {
+    "failed": [
+        {
+            "correlation_id": "order-7",
+            "status": "failed",
+            "started_at": 1764150000.0,
+            "ended_at": 1764150002.5,
+            "hops": 4,
+            "last_service": "inventory-service",
+            "last_event_type": "InventoryReleased",
+        }
+    ],
+    "slow": [],
+    "in_flight": [
+        {
+            "correlation_id": "order-8",
+            "status": "in_flight",
+            "started_at": 1764150100.0,
+            "ended_at": None,
+            "hops": 1,
+            "last_service": "order-service",
+            "last_event_type": "OrderPlaced",
+        }
+    ],
+}
+NOTIFICATIONS = [
+    {
+        "receiver": "dashboard",
+        "status": "firing",
+        "received_at": 1764150010.0,
+        "commonLabels": {"alertname": "ConsumerLagHigh"},
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {
+                    "alertname": "ConsumerLagHigh",
+                    "severity": "warning",
+                    "cluster_name": "local",
+                    "group": "billing",
+                },
+            }
+        ],
+    },
+]
+
+
+def exposition() -> str:
+    elapsed = time.time() - STARTED
+    lines = [sample(name, labels, value) for name, labels, value in GAUGES]
+    lines += [sample(name, labels, rate * elapsed) for name, labels, rate in COUNTERS]
+    return "\n".join(lines) + "\n"
+
+
+class FakeCollector(BaseHTTPRequestHandler):
+    """The collector's /metrics and JSON API, as the contract describes them."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        pass
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        if path == "/metrics":
+            return self._send(HTTPStatus.OK, exposition().encode(), "text/plain; version=0.0.4")
+        if path == "/api/groups":
+            group = {
+                "broker": "kafka",
+                "cluster_name": "local",
+                "group": "billing",
+                "status": "STALL",
+                "reason": "commits frozen while lag > 0",
+                "state": "Stable",
+                "members": 1,
+            }
+            return self._json(HTTPStatus.OK, {"groups": [group]})
+        if path == "/api/alerts/notifications":
+            return self._json(HTTPStatus.OK, {"notifications": NOTIFICATIONS})
+        if path == "/api/traces/order-7":
+            return self._json(HTTPStatus.OK, JOURNEY)
+        if path.startswith("/api/traces/"):
+            return self._json(HTTPStatus.NOT_FOUND, {"error": "no journey for that ID"})
+        if path == "/api/traces":
+            return self._json(HTTPStatus.OK, {"traces": TRACES.get(params.get("status"), [])})
+        return self._json(HTTPStatus.NOT_FOUND, {"error": f"no route {path}"})
+
+    def _json(self, status: HTTPStatus, payload: Any) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json")
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def wait_until(what: str, check: Any, timeout: float = 40) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    workdir = tmp_path_factory.mktemp("dashboard-prometheus")
+    fake = ThreadingHTTPServer(("127.0.0.1", 0), FakeCollector)
+    fake.daemon_threads = True
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    collector = f"http://127.0.0.1:{fake.server_address[1]}"
+    (workdir / "rules.yml").write_text(RULES)
+    (workdir / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: [{workdir / 'rules.yml'}]\n"
+        "scrape_configs:\n"
+        f"  - job_name: eventscope\n    static_configs: [{{targets: ['{collector[7:]}']}}]\n"
+    )
+    port = free_port()
+    prometheus: ManagedProcess = start_prometheus(workdir / "prometheus.yml", port, workdir)
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def query(promql: str) -> list[Any]:
+            resp = requests.get(f"{url}/api/v1/query", params={"query": promql}, timeout=2)
+            return list(resp.json()["data"]["result"])
+
+        def alerts_firing() -> bool:
+            alerts = requests.get(f"{url}/api/v1/alerts", timeout=2).json()["data"]["alerts"]
+            return any(a["state"] == "firing" for a in alerts)
+
+        # rates need two scrapes; the alert needs one evaluation after the first scrape
+        wait_until(
+            "a rate in Prometheus", lambda: query("rate(eventscope_flow_events_total[1m]) > 0")
+        )
+        wait_until("the test alert to fire", alerts_firing)
+        yield {"prometheus": url, "collector": collector}
+    finally:
+        prometheus.stop()
+        fake.shutdown()
+
+
+def open_page(
+    monkeypatch: pytest.MonkeyPatch, urls: dict[str, str], page: str, **params: str
+) -> AppTest:
+    monkeypatch.setenv("EVENTSCOPE_PROMETHEUS_URL", urls["prometheus"])
+    monkeypatch.setenv("EVENTSCOPE_COLLECTOR_URL", urls["collector"])
+    # a short window: a 1m rate over the few seconds of data a test has would read ~1/10 low
+    monkeypatch.setenv("EVENTSCOPE_RATE_WINDOW", "5s")
+    monkeypatch.setenv("EVENTSCOPE_TRACE_UI_URL", "http://127.0.0.1:16686/trace/{trace_id}")
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params.update(params)
+    at.run()
+    if page != "overview":
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no tile {label!r} among {[m.label for m in at.metric]}"
+    return str(values[0])
+
+
+def texts(elements: Any) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def figure(at: AppTest, index: int) -> dict[str, Any]:
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+# --- with data ------------------------------------------------------------------------------
+
+
+def test_overview_shows_tiles_and_the_worst_group_first(monkeypatch, sources):
+    at = open_page(monkeypatch, sources, "overview")
+    assert texts(at.warning) == []
+    assert metric(at, "Brokers up") == "2 / 2"
+    assert metric(at, "Total backlog") == "462 msgs"
+    assert metric(at, "DLQ depth") == "7 msgs"
+    assert metric(at, "Firing alerts") == "1"
+    table = at.dataframe[0].value
+    assert table["group"].iloc[0] == "billing"  # STALL and 4.2x its threshold
+    assert set(table["broker"]) == {"kafka", "rabbitmq"}
+    assert table.loc[0, "reason"] == "commits frozen while lag > 0"
+    assert table.loc[0, "link"] == "lag?group=billing&cluster=local"
+    lines = {t["name"] for t in figure(at, 0)["data"]}
+    assert "kafka / billing" in lines and "rabbitmq / notification-service" in lines
+
+
+def test_lag_page_opens_on_the_linked_group_with_thresholds(monkeypatch, sources):
+    at = open_page(monkeypatch, sources, "lag", group="billing", range="5m")
+    # AppTest drops the entry script's sidebar from its tree after switch_page: read the view
+    assert at.session_state[VIEW_KEY].filters.time_range == "5m"
+    assert at.selectbox(key="group").value == "billing"
+    assert metric(at, "Status (local)") == "STALL"
+    assert metric(at, "Lag") == "420 msgs"
+    assert any("commits frozen" in c for c in texts(at.caption))
+    messages, seconds = figure(at, 0), figure(at, 1)
+    assert "threshold 100" in json.dumps(messages["layout"].get("annotations", []))
+    assert "threshold 30" in json.dumps(seconds["layout"].get("annotations", []))
+    partitions = at.dataframe[0].value
+    assert list(partitions["partition"]) == ["0", "1"]
+    assert list(partitions["method"]) == ["exact", "interpolated"]
+    rates = {t["name"] for t in figure(at, 2)["data"]}
+    assert rates == {"orders produced", "orders consumed"}
+
+
+def test_throughput_lists_kafka_topics_and_rabbitmq_queues(monkeypatch, sources):
+    at = open_page(monkeypatch, sources, "throughput")
+    table = at.dataframe[0].value.set_index("topic")
+    # 20/s vs 5/s; both read low while the rate window is not yet full of samples
+    assert table.loc["orders", "produced_per_s"] > table.loc["notifications", "produced_per_s"] > 0
+    assert table.loc["orders", "groups"] == "billing, inventory-service"
+    assert table.loc["notifications", "broker"] == "rabbitmq"
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_dead_letters_show_depth_reasons_and_failed_journeys(monkeypatch, sources):
+    at = open_page(monkeypatch, sources, "dead_letters")
+    depth = at.dataframe[0].value
+    assert depth.loc[0, ["dlq", "source", "depth"]].tolist() == ["orders.dlq", "orders", 7]
+    assert at.dataframe[1].value.loc[0, "reason"] == "poison"
+    assert at.dataframe[2].value.loc[0, "link"] == "journeys?correlation_id=order-7"
+
+
+def test_flow_graph_joins_services_and_topics(monkeypatch, sources):
+    at = open_page(monkeypatch, sources, "flow")
+    nodes = at.dataframe[0].value.set_index("node")
+    assert nodes.loc["orders", "kind"] == "channel"
+    assert nodes.loc["billing", "health"] == "bad"  # STALL
+    assert nodes.loc["order-service", "health"] == "ok"
+    assert nodes.loc["billing", "link"] == "lag?group=billing"
+    names = {t["name"] for t in figure(at, 0)["data"] if t.get("name")}
+    assert {"services", "topics / queues"} <= names
+
+
+def test_journey_explorer_shows_a_linked_journey_hop_by_hop(monkeypatch, sources):
+    at = open_page(monkeypatch, sources, "journeys", correlation_id="order-7")
+    assert metric(at, "Status") == "failed"
+    assert metric(at, "Hops") == "4"
+    assert metric(at, "Dead-lettered") == "1"
+    assert any("dead-lettered PaymentFailed" in w for w in texts(at.warning))
+    kinds = {t["name"] for t in figure(at, 0)["data"]}
+    assert {"event", "dlq", "compensation", "first pickup"} <= kinds
+    hops = at.dataframe[0].value
+    assert hops.loc[0, "pickup_seconds"] == pytest.approx(0.4)
+    assert at.get("link_button")[0].proto.url == f"http://127.0.0.1:16686/trace/{TRACE_ID}"
+    assert at.dataframe[1].value.loc[0, "correlation_id"] == "order-7"  # recent failed
+
+
+def test_journey_explorer_says_when_an_id_is_unknown(monkeypatch, sources):
+    at = open_page(monkeypatch, sources, "journeys", correlation_id="nope-1")
+    assert any("No journey found for 'nope-1'" in i for i in texts(at.info))
+
+
+def test_alerts_page_shows_firing_notifications_and_rules(monkeypatch, sources):
+    at = open_page(monkeypatch, sources, "alerts")
+    firing = at.dataframe[0].value
+    assert firing.loc[0, ["state", "alertname", "group"]].tolist() == [
+        "firing",
+        "ConsumerLagHigh",
+        "billing",
+    ]
+    assert firing.loc[0, "link"] == "lag?group=billing&cluster=local"
+    assert at.dataframe[1].value.loc[0, "status"] == "firing"
+    assert "ConsumerLagHigh" in set(at.dataframe[2].value["alertname"])
+
+
+def test_cluster_filter_narrows_every_panel(monkeypatch, sources):
+    at = open_page(monkeypatch, sources, "overview", cluster="rabbit")
+    assert metric(at, "Brokers up") == "1 / 1"
+    assert list(at.dataframe[0].value["group"]) == ["notification-service"]
+
+
+# --- sources down ---------------------------------------------------------------------------
+
+PAGES = ["overview", "lag", "throughput", "dead_letters", "flow", "journeys", "alerts"]
+
+
+@pytest.fixture(scope="module")
+def nothing_listening() -> dict[str, str]:
+    return {
+        "prometheus": f"http://127.0.0.1:{free_port()}",
+        "collector": f"http://127.0.0.1:{free_port()}",
+    }
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_says_plainly_when_sources_are_down(monkeypatch, nothing_listening, page):
+    params = {"group": "billing", "correlation_id": "order-7"}
+    at = open_page(monkeypatch, nothing_listening, page, **params)
+    warnings = " ".join(texts(at.warning))
+    if page == "journeys":
+        expected = f"The collector API at {nothing_listening['collector']} is unreachable"
+    else:
+        expected = f"Prometheus at {nothing_listening['prometheus']} is unreachable"
+    assert expected in warnings
+    assert at.title[0].value  # the page itself still renders
+
+
+def test_lag_table_still_shows_when_only_the_collector_is_down(monkeypatch, sources):
+    urls = {"prometheus": sources["prometheus"], "collector": f"http://127.0.0.1:{free_port()}"}
+    at = open_page(monkeypatch, urls, "overview")
+    assert at.dataframe[0].value["group"].iloc[0] == "billing"
