@@ -129,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("collect", help="run the collector (polls brokers, serves /metrics)")
-    p.add_argument("--config", required=True, help="YAML config (see deploy/eventscope.example.yml)")
+    p.add_argument(
+        "--config", required=True, help="YAML config (see deploy/eventscope.example.yml)"
+    )
     p.add_argument("--listen", help="HOST:PORT to serve on (default from config: 127.0.0.1:9308)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_collect)

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from demo.stack import PORTS
+from demo.stack import DEMO_VHOST, PORTS
 
 CTL_HELP = """knobs (take effect within seconds, no restart):
   rate ORDERS [INTERACTIONS]   orders (and user interactions) per second, per broker
@@ -37,6 +37,7 @@ def add_demo_parser(sub: Any, run: Callable[[argparse.Namespace], int]) -> None:
     p.add_argument("--rate", type=float, default=5.0, help="orders per second per broker")
     p.add_argument("--poll-interval", type=float, default=5.0, help="collector poll interval")
     p.add_argument("--rabbitmq-management", default="http://127.0.0.1:15672")
+    p.add_argument("--rabbitmq-vhost", default=DEMO_VHOST, help="the demo's own vhost")
     p.add_argument("--no-dashboard", action="store_true")
     p.set_defaults(func=run, demo_command=None)
     demo_sub = p.add_subparsers(dest="demo_command")

@@ -35,7 +35,7 @@ from demo.services import (
 
 log = logging.getLogger("eventscope.demo")
 REPO = Path(__file__).resolve().parent.parent
-DEMO_VHOST = "eventscope-demo"
+DEMO_VHOST = "eventscope-demo"  # the demo's own vhost on the local RabbitMQ
 
 PORTS = {  # flag name → default port
     "kafka_port": 9092,
@@ -52,7 +52,8 @@ class Stack:
     workdir: Path
     ports: dict[str, int]
     procs: list[ManagedProcess] = field(default_factory=list)
-    vhost_created: bool = False
+    management: str = ""
+    vhost: str = ""  # the demo's own RabbitMQ vhost, removed again on stop
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -62,6 +63,9 @@ class Stack:
             log.info("stopping %s", proc.name)
             proc.stop()
         self.procs.clear()
+        if self.vhost:
+            drop_vhost(self.management, self.vhost)
+            self.vhost = ""
 
 
 def choose_ports(args: argparse.Namespace) -> dict[str, int]:
@@ -142,6 +146,14 @@ def ensure_vhost(management: str, vhost: str) -> None:
         ) from exc
 
 
+def drop_vhost(management: str, vhost: str) -> None:
+    auth = ("guest", os.environ.get("EVENTSCOPE_DEMO_RABBITMQ_PASSWORD", "guest"))
+    try:
+        requests.delete(f"{management}/api/vhosts/{vhost}", auth=auth, timeout=10)
+    except requests.RequestException as exc:
+        log.warning("could not remove RabbitMQ vhost %s: %s", vhost, exc)
+
+
 def python_proc(name: str, argv: list[str], stack: Stack, env: dict[str, str]) -> ManagedProcess:
     proc = ManagedProcess(name, [sys.executable, *argv], stack.workdir / f"{name}.log", env=env)
     stack.procs.append(proc.start())
@@ -156,14 +168,15 @@ def start_stack(args: argparse.Namespace) -> Stack:
     p = stack.ports
     try:
         if args.only != "kafka":
-            ensure_vhost(args.rabbitmq_management, DEMO_VHOST)
+            ensure_vhost(args.rabbitmq_management, args.rabbitmq_vhost)
+            stack.management, stack.vhost = args.rabbitmq_management, args.rabbitmq_vhost
         if args.only != "rabbitmq":
             log.info("starting Tansu (Kafka protocol) on 127.0.0.1:%d", p["kafka_port"])
             stack.procs.append(start_tansu(p["kafka_port"], workdir))
         pipeline = [
             "-m", "demo.pipeline",
             "--kafka", f"127.0.0.1:{p['kafka_port']}",
-            "--rabbitmq", f"amqp://guest:guest@127.0.0.1:5672/{DEMO_VHOST}",
+            "--rabbitmq", f"amqp://guest:guest@127.0.0.1:5672/{args.rabbitmq_vhost}",
             "--control", f"127.0.0.1:{p['control_port']}",
             "--rate", str(args.rate),
         ]  # fmt: skip
@@ -172,7 +185,7 @@ def start_stack(args: argparse.Namespace) -> Stack:
         log.info("starting the demo pipeline")
         python_proc("pipeline", pipeline, stack, env)
         config = workdir / "eventscope.yml"
-        config.write_text(collector_config(args, p, DEMO_VHOST))
+        config.write_text(collector_config(args, p, args.rabbitmq_vhost))
         log.info("starting the collector on %s", stack.url("collector_port"))
         python_proc(
             "collector", ["-m", "collector.cli", "collect", "--config", str(config)], stack, env

@@ -7,7 +7,9 @@ by skipping when that service is missing.
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -89,3 +91,49 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, every
     raise AssertionError(
         f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_exc})"
     )
+
+
+class DemoStack:
+    """A running `eventscope demo` (subprocess) and the URLs from its state.json."""
+
+    def __init__(self, proc: ManagedProcess, workdir: Path, vhost: str) -> None:
+        self.proc, self.workdir, self.vhost = proc, workdir, vhost
+        self.urls: dict[str, str] = json.loads((workdir / "state.json").read_text())["urls"]
+
+    def ctl(self, knob: str, **args: object) -> dict:
+        resp = requests.post(f"{self.urls['control']}/{knob}", json=args, timeout=10)
+        resp.raise_for_status()
+        return resp.json()
+
+    def prom_query(self, query: str) -> list[dict]:
+        resp = requests.get(
+            f"{self.urls['prometheus']}/api/v1/query", params={"query": query}, timeout=10
+        )
+        resp.raise_for_status()
+        return resp.json()["data"]["result"]
+
+    def notifications(self) -> list[dict]:
+        resp = requests.get(f"{self.urls['collector']}/api/alerts/notifications", timeout=10)
+        return resp.json()["notifications"]
+
+
+@pytest.fixture(scope="session")
+def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    """The whole embedded stack, as `make demo` runs it, on free ports, once per session."""
+    workdir = tmp_path_factory.mktemp("demo")
+    vhost = f"eventscope-test-{os.getpid()}"
+    proc = ManagedProcess(
+        "eventscope-demo",
+        [
+            sys.executable, "-m", "collector.cli", "demo", "--auto-ports",
+            "--workdir", str(workdir), "--rabbitmq-vhost", vhost, "--poll-interval", "2",
+        ],
+        workdir / "demo.out",
+    ).start()  # fmt: skip
+    try:
+        wait_until(lambda: (workdir / "state.json").exists() or not proc.alive(), 120, "demo start")
+        if not proc.alive():
+            raise AssertionError(f"eventscope demo exited:\n{proc.log_tail(40)}")
+        yield DemoStack(proc, workdir, vhost)
+    finally:
+        proc.stop(timeout=30)

@@ -1,0 +1,45 @@
+"""`eventscope demo` end to end: Prometheus scrapes the collector, alerts reach the webhook."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import DemoStack, wait_until
+
+pytestmark = pytest.mark.service
+
+
+def test_prometheus_scrapes_lag_from_both_brokers(demo_stack: DemoStack):
+    def brokers():
+        rows = demo_stack.prom_query("count by (broker) (eventscope_consumer_lag_messages)")
+        return {r["metric"]["broker"] for r in rows} >= {"kafka", "rabbitmq"}
+
+    wait_until(brokers, 90, "kafka and rabbitmq lag series in Prometheus")
+
+
+def test_slow_group_shows_lag_within_a_minute(demo_stack: DemoStack):
+    query = 'sum(eventscope_consumer_lag_messages{broker="kafka", group="ml-training"})'
+
+    def lag():
+        rows = demo_stack.prom_query(query)
+        return rows and float(rows[0]["value"][1]) > 0
+
+    wait_until(lag, 60, "non-zero lag for ml-training in Prometheus")
+
+
+def test_lag_alert_reaches_the_webhook(demo_stack: DemoStack):
+    def delivered():
+        return [
+            a
+            for n in demo_stack.notifications()
+            for a in n["alerts"]
+            if a["labels"]["alertname"] == "ConsumerLagHigh"
+            and a["labels"].get("group") == "ml-training"
+            and a["status"] == "firing"
+        ]
+
+    alerts = wait_until(delivered, 180, "ConsumerLagHigh for ml-training at the webhook")
+    labels = alerts[0]["labels"]
+    assert labels["severity"] == "warning"
+    assert labels["cluster_name"] in {"demo-kafka", "demo-rabbitmq"}
+    assert alerts[0]["annotations"]["runbook_url"].endswith("#consumerlaghigh")
