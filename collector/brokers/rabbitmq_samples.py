@@ -1,0 +1,146 @@
+"""Management API documents → `QueueSample` / `DeadLetterSample`. Pure: no I/O, no clock.
+
+The mapping (see docs/rabbitmq.md for the why):
+
+    ready           = messages_ready
+    unacked         = messages_unacknowledged
+    consumers       = consumers
+    published_total = message_stats.publish           (cumulative; resets on broker restart)
+    acked_total     = message_stats.ack + deliver_no_ack + get_no_ack
+    head_timestamp  = head_message_timestamp           (only when publishers set `timestamp`)
+    utilisation     = consumer_utilisation
+    name            = `<queue>` in vhost "/", `<vhost>/<queue>` elsewhere
+
+A missing `message_stats` means nothing was published or consumed since the queue (or the
+broker) started, so both totals are 0. Streams are skipped: they keep messages after
+consumption, so ready + unacked is no backlog there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from collector.brokers.rabbitmq_topology import (
+    Binding,
+    QueueTopology,
+    dead_letter_sources,
+    display_name,
+    matches_any,
+)
+from collector.config import DEFAULT_DLQ_PATTERNS
+from collector.model import DeadLetterSample, QueueSample
+
+CONSUMED_STATS = ("ack", "deliver_no_ack", "get_no_ack")
+
+
+@dataclass(frozen=True)
+class QueueSelection:
+    """Which queues are reported. Globs match the bare name or the `<vhost>/<queue>` label."""
+
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = ("amq.*",)
+    dlq_patterns: tuple[str, ...] = DEFAULT_DLQ_PATTERNS
+
+    def wanted(self, name: str, label: str) -> bool:
+        candidates = (name, label)
+        return any(matches_any(c, self.include) for c in candidates) and not any(
+            matches_any(c, self.exclude) for c in candidates
+        )
+
+
+def build_samples(
+    raw: Sequence[Mapping[str, Any]],
+    exchanges: Mapping[tuple[str, str], str],
+    bindings: Sequence[Binding],
+    selection: QueueSelection,
+) -> tuple[tuple[QueueSample, ...], tuple[DeadLetterSample, ...]]:
+    """Queue items of `/api/queues` → samples and dead letters, sorted by name.
+
+    DLQ detection looks at every queue (an excluded source still marks its DLQ); the selection
+    then decides what is reported. A DLQ fed by several queues is one `DeadLetterSample` whose
+    source is the sorted, comma-joined list, so its depth is never counted twice.
+    """
+    raw = [q for q in raw if q.get("type") != "stream"]
+    topology = [
+        QueueTopology(
+            vhost=str(q.get("vhost", "/")),
+            name=str(q.get("name", "")),
+            arguments=_mapping(q.get("arguments")),
+            policy=_mapping(q.get("effective_policy_definition")),
+        )
+        for q in raw
+    ]
+    sources = dead_letter_sources(topology, exchanges, bindings)
+    names = {t.key for t in topology}
+    queues: list[QueueSample] = []
+    dead_letters: list[DeadLetterSample] = []
+    for item, topo in zip(raw, topology, strict=True):
+        label = display_name(topo.vhost, topo.name)
+        if not selection.wanted(topo.name, label):
+            continue
+        fed_by = sorted(display_name(*s) for s in sources.get(topo.key, ()))
+        is_dlq = bool(fed_by) or matches_any(topo.name, selection.dlq_patterns)
+        sample = queue_sample(item, label, fed_by, is_dlq)
+        queues.append(sample)
+        if is_dlq:
+            source = ",".join(fed_by) or source_by_name(topo.vhost, topo.name, names)
+            dead_letters.append(
+                DeadLetterSample(dlq=label, source=source, depth=sample.ready + sample.unacked)
+            )
+    queues.sort(key=lambda q: q.name)
+    dead_letters.sort(key=lambda d: d.dlq)
+    return tuple(queues), tuple(dead_letters)
+
+
+def queue_sample(
+    item: Mapping[str, Any], label: str, fed_by: Sequence[str], is_dlq: bool
+) -> QueueSample:
+    """One `/api/queues` item → `QueueSample` (the mapping in the module docstring)."""
+    stats = _mapping(item.get("message_stats"))
+    head = _number(item.get("head_message_timestamp"))
+    consumers = item.get("consumers")
+    return QueueSample(
+        name=label,
+        ready=_count(item.get("messages_ready")),
+        unacked=_count(item.get("messages_unacknowledged")),
+        consumers=consumers if isinstance(consumers, int) else None,
+        published_total=_count(stats.get("publish")),
+        acked_total=sum(_count(stats.get(k)) for k in CONSUMED_STATS),
+        head_timestamp=head if head is not None and head > 0 else None,
+        utilisation=_number(item.get("consumer_utilisation")),
+        vhost=str(item.get("vhost", "/")),
+        is_dlq=is_dlq,
+        dlq_sources=tuple(fed_by),
+    )
+
+
+def source_by_name(vhost: str, dlq: str, names: set[tuple[str, str]]) -> str:
+    """A pattern-only DLQ's source, when its name says so and that queue exists.
+
+    `orders.dlq`, `orders-dlq`, `orders.DLT`, `dlq.orders` → `orders` if `orders` exists, else "".
+    """
+    candidates = [dlq[: -len(s)] for s in (".dlq", "-dlq", ".DLT") if dlq.endswith(s)]
+    if dlq.startswith("dlq."):
+        candidates.append(dlq[4:])
+    for name in candidates:
+        if (vhost, name) in names:
+            return display_name(vhost, name)
+    return ""
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if _is_number(value) else None
+
+
+def _count(value: Any) -> int:
+    return int(value) if _is_number(value) and value > 0 else 0

@@ -1,0 +1,90 @@
+"""Burrow-style status for queues whose broker reports the backlog itself (RabbitMQ, SQS).
+
+A queue has no committed offset; what moves when consumers work is the broker's cumulative
+count of consumed messages (`acked_total`), and what piles up is the backlog (ready + unacked).
+Each poll appends one `(time, QueueSample)` to the queue's window (oldest first).
+
+Rules, checked in this order (the first that applies wins):
+
+1. OK    — not enough observations yet to judge (fewer than `min_observations`).
+2. OK    — the latest backlog is 0: caught up (an idle queue with no consumers is healthy).
+3. STOP  — the latest sample has no consumers while the backlog is > 0: nobody is consuming.
+4. STALL — consumers are present, the backlog was > 0 in every sample of the window, and the
+           consumed count did not move across it: consumers are attached but not acking
+           (a stuck handler holding its prefetch, a poison message redelivered forever).
+5. WARN  — the backlog never decreased across the window and ended higher than it started:
+           consumers are falling behind the producers.
+6. OK    — otherwise.
+
+A consumed count that went *down* (a broker restart resets it) counts as movement, not as
+frozen: after a restart nothing is known yet, so STALL waits for a full window again.
+Unknown consumers (None) never give STOP, unknown consumed counts never give STALL.
+
+Example: window (t=0, backlog 5, acked 10, 2 consumers), (t=15, 5, 10, 2), (t=30, 7, 10, 2)
+with min_observations=3 → rule 4, STALL "2 consumers acked nothing for 30 s while backlog is 7".
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from collector.compute.status import Verdict
+from collector.model import QueueSample, Status
+
+QueueWindow = Sequence[tuple[float, QueueSample]]
+
+
+def backlog(sample: QueueSample) -> int:
+    return sample.ready + sample.unacked
+
+
+def caught_up(window: QueueWindow) -> bool:
+    """Rule 2: the latest backlog is zero."""
+    return backlog(window[-1][1]) == 0
+
+
+def stopped(window: QueueWindow) -> bool:
+    """Rule 3: no consumers in the latest sample while messages wait."""
+    last = window[-1][1]
+    return last.consumers == 0 and backlog(last) > 0
+
+
+def stalled(window: QueueWindow) -> bool:
+    """Rule 4: consumers present, backlog > 0 throughout, consumed count frozen."""
+    last = window[-1][1]
+    acked = [s.acked_total for _, s in window]
+    return (
+        bool(last.consumers)
+        and all(backlog(s) > 0 for _, s in window)
+        and None not in acked
+        and len(set(acked)) == 1
+    )
+
+
+def falling_behind(window: QueueWindow) -> bool:
+    """Rule 5: backlog never decreased and ended higher than it started."""
+    sizes = [backlog(s) for _, s in window]
+    return all(b >= a for a, b in itertools.pairwise(sizes)) and sizes[-1] > sizes[0]
+
+
+def evaluate_queue(window: QueueWindow, min_observations: int) -> Verdict:
+    """Status of one queue from its window of (time, sample), oldest first; see module rules."""
+    if len(window) < max(1, min_observations):
+        return Verdict(Status.OK, "not enough observations yet")
+    span = window[-1][0] - window[0][0]
+    last = window[-1][1]
+    size = backlog(last)
+    if caught_up(window):
+        return Verdict(Status.OK, "caught up")
+    if stopped(window):
+        return Verdict(Status.STOP, f"no consumers while backlog is {size}")
+    if stalled(window):
+        return Verdict(
+            Status.STALL,
+            f"{last.consumers} consumers acked nothing for {span:.0f} s while backlog is {size}",
+        )
+    if falling_behind(window):
+        first = backlog(window[0][1])
+        return Verdict(Status.WARN, f"backlog grew from {first} to {size} over {span:.0f} s")
+    return Verdict(Status.OK, f"consuming, backlog {size}")

@@ -1,0 +1,206 @@
+"""A self-contained RabbitMQ node for tests and demos: its own temp dir, its own ports, fast stats.
+
+The machine's shared RabbitMQ (127.0.0.1:5672) belongs to everyone; tests that stop, restart or
+reconfigure a broker start one of these instead. The node runs in the foreground as our own child
+process (`ManagedProcess`), with every file under `workdir`:
+
+    node = start_rabbitmq_node(Path("/tmp/x"))
+    node.amqp_port, node.management_port, node.prometheus_port   # all on 127.0.0.1
+    node.stop()
+
+Stats are made fresh (~1 s instead of ~5 s): `collect_statistics_interval = 500` alone changes
+nothing, the management sample retention policies must shrink too (see ENVIRONMENT.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from demo.services import ManagedProcess, ServiceError, free_port, require_free_port
+
+RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+START_TIMEOUT_SECONDS = 40.0
+
+
+@dataclass(frozen=True)
+class ManagementTls:
+    """PEM files for an https management listener (`management.ssl.*`)."""
+
+    cacertfile: Path
+    certfile: Path
+    keyfile: Path
+
+
+@dataclass
+class RabbitMQNode:
+    nodename: str
+    workdir: Path
+    amqp_port: int
+    management_port: int
+    prometheus_port: int
+    dist_port: int
+    env: dict[str, str]
+    process: ManagedProcess
+    management_tls_port: int | None = None
+    username: str = "guest"
+    password: str = "guest"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://127.0.0.1:{self.management_port}"
+
+    @property
+    def amqp_url(self) -> str:
+        return f"amqp://{self.username}:{self.password}@127.0.0.1:{self.amqp_port}/%2F"
+
+    def rabbitmqctl(self, *args: str, timeout: float = 30.0) -> str:
+        """Run `rabbitmqctl -n <this node> ARGS` and return its stdout; raise on failure."""
+        done = subprocess.run(
+            [str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.nodename, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise ServiceError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def stop_management(self) -> None:
+        """Stop only the management plugin: its HTTP listener goes away, AMQP keeps running."""
+        self.rabbitmqctl("eval", "application:stop(rabbitmq_management).")
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop the node we started (and nothing else); idempotent.
+
+        A graceful stop takes ~7 s (the node flushes its stores); tests whose data is throwaway
+        pass `graceful=False`, which kills the node's process group at once.
+        """
+        if graceful and self.process.alive():
+            with contextlib.suppress(ServiceError, subprocess.TimeoutExpired):
+                self.rabbitmqctl("stop", timeout=30)
+        self.process.stop(timeout=15 if graceful else 0.01)
+
+
+def _config_text(
+    amqp: int, management: int, prometheus: int, tls: ManagementTls | None, tls_port: int | None
+) -> str:
+    lines = [
+        "loopback_users = none",
+        f"listeners.tcp.default = 127.0.0.1:{amqp}",
+        "management.tcp.ip = 127.0.0.1",
+        f"management.tcp.port = {management}",
+        "prometheus.tcp.ip = 127.0.0.1",
+        f"prometheus.tcp.port = {prometheus}",
+        # fresh stats: the interval alone changes nothing, the retention policies must follow
+        "collect_statistics_interval = 500",
+        "management.sample_retention_policies.global.minute = 1",
+        "management.sample_retention_policies.basic.minute = 1",
+        "management.sample_retention_policies.detailed.10 = 1",
+        "vm_memory_high_watermark.relative = 0.2",
+        "disk_free_limit.absolute = 50MB",
+        "log.console = true",
+        "log.console.level = warning",
+        "log.file = false",
+    ]
+    if tls is not None and tls_port is not None:
+        lines += [
+            "management.ssl.ip = 127.0.0.1",
+            f"management.ssl.port = {tls_port}",
+            f"management.ssl.cacertfile = {tls.cacertfile}",
+            f"management.ssl.certfile = {tls.certfile}",
+            f"management.ssl.keyfile = {tls.keyfile}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def start_rabbitmq_node(
+    workdir: Path, name: str = "", tls: ManagementTls | None = None
+) -> RabbitMQNode:
+    """Start a RabbitMQ node with management and prometheus plugins, all under `workdir`.
+
+    Returns once the management API answers `/api/overview` for guest/guest and the node
+    reports itself running. Raises `ServiceError` with the node's log tail otherwise.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    nodename = f"{name or 'es-' + uuid.uuid4().hex[:8]}@localhost"
+    ports = {"amqp": free_port(), "management": free_port(), "prometheus": free_port()}
+    ports["dist"] = free_port()
+    tls_port = free_port() if tls is not None else None
+    for what, port in ports.items():
+        require_free_port(port, f"RabbitMQ {what}")
+    conf = workdir / "rabbitmq.conf"
+    conf.write_text(
+        _config_text(ports["amqp"], ports["management"], ports["prometheus"], tls, tls_port)
+    )
+    plugins = workdir / "enabled_plugins"
+    plugins.write_text("[rabbitmq_management,rabbitmq_prometheus].\n")
+    home = workdir / "home"
+    home.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "HOME": str(home),  # the Erlang cookie lives here; rabbitmqctl must use the same HOME
+        "RABBITMQ_NODENAME": nodename,
+        "RABBITMQ_BASE": str(workdir),
+        "RABBITMQ_CONFIG_FILE": str(conf),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
+        "RABBITMQ_MNESIA_BASE": str(workdir / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(workdir / "log"),
+        "RABBITMQ_PID_FILE": str(workdir / "rabbitmq.pid"),
+        "RABBITMQ_DIST_PORT": str(ports["dist"]),
+    }
+    process = ManagedProcess(
+        f"rabbitmq-{nodename}",
+        [str(RABBITMQ_BIN / "rabbitmq-server")],
+        workdir / "rabbitmq-console.log",
+        env=env,
+    ).start()
+    node = RabbitMQNode(
+        nodename=nodename,
+        workdir=workdir,
+        amqp_port=ports["amqp"],
+        management_port=ports["management"],
+        prometheus_port=ports["prometheus"],
+        dist_port=ports["dist"],
+        env=env,
+        process=process,
+        management_tls_port=tls_port,
+    )
+    try:
+        _wait_ready(node)
+    except ServiceError:
+        node.stop()
+        raise
+    return node
+
+
+def _wait_ready(node: RabbitMQNode) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if not node.process.alive():
+            raise ServiceError(f"RabbitMQ node exited during start:\n{node.process.log_tail()}")
+        try:
+            resp = requests.get(
+                f"{node.management_url}/api/overview", auth=("guest", "guest"), timeout=1
+            )
+            if resp.status_code == 200:
+                return
+            last = f"HTTP {resp.status_code}"
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        time.sleep(0.2)
+    raise ServiceError(
+        f"RabbitMQ node not ready after {START_TIMEOUT_SECONDS:.0f} s ({last}):\n"
+        f"{node.process.log_tail()}"
+    )
