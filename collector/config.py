@@ -110,8 +110,35 @@ class RabbitMQCluster:
     page_size: int = 500
 
 
-ClusterConfig = KafkaCluster | RabbitMQCluster
-CLUSTER_KINDS: dict[str, type[Any]] = {"kafka": KafkaCluster, "rabbitmq": RabbitMQCluster}
+@dataclass(frozen=True)
+class AwsCluster:
+    """SQS queues and EventBridge buses of one AWS account and region (docs/aws.md).
+
+    Credentials come from the standard AWS chain (env, `profile`, instance/task role), never
+    from this file: there are deliberately no key fields, so a key written here is an error.
+    """
+
+    name: str
+    region: str
+    kind: Literal["aws"] = "aws"
+    endpoint_url: str = ""  # "" = the real AWS endpoints; set for an emulator (moto)
+    profile: str = ""  # a named profile of the shared AWS config; "" = the default chain
+    queue_prefixes: tuple[str, ...] = ()  # ListQueues prefixes; empty = every queue
+    include_queues: tuple[str, ...] = ("*",)
+    exclude_queues: tuple[str, ...] = ()
+    event_buses: tuple[str, ...] = ()  # empty = every bus ListEventBuses returns
+    cloudwatch: bool = True  # read ApproximateAgeOfOldestMessage and message counts
+    request_timeout_seconds: float = 5.0
+    max_concurrency: int = 4
+    max_attempts: int = 4  # per request, throttling retries included
+
+
+ClusterConfig = KafkaCluster | RabbitMQCluster | AwsCluster
+CLUSTER_KINDS: dict[str, type[Any]] = {
+    "kafka": KafkaCluster,
+    "rabbitmq": RabbitMQCluster,
+    "aws": AwsCluster,
+}
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class LagMethod(StrEnum):
     EXACT = "exact"
     INTERPOLATED = "interpolated"
     HEAD_TIMESTAMP = "head_timestamp"
+    CLOUDWATCH_AGE = "cloudwatch_age"  # SQS ApproximateAgeOfOldestMessage (minutes behind)
 
 
 @dataclass(frozen=True, order=True)
@@ -67,6 +68,10 @@ class QueueSample:
     vhost: str = "/"
     is_dlq: bool = False
     dlq_sources: tuple[str, ...] = ()  # queues that dead-letter into this one
+    # age of the oldest message as the broker's own metrics state it (SQS via CloudWatch),
+    # preferred over head_timestamp; age_method says where it came from
+    age_seconds: float | None = None
+    age_method: LagMethod | None = None
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,16 @@ def _rabbitmq(config: Any, dlq_patterns: Sequence[str], shard: ShardFilter) -> B
     return RabbitMQAdapter(config, dlq_patterns=tuple(dlq_patterns))
 
 
+def _aws(config: Any, dlq_patterns: Sequence[str], shard: ShardFilter) -> BrokerAdapter:
+    from collector.brokers.sqs import SqsAdapter
+
+    return SqsAdapter(config)
+
+
 ADAPTERS: dict[str, Callable[[Any, Sequence[str], ShardFilter], BrokerAdapter]] = {
     "kafka": _kafka,
     "rabbitmq": _rabbitmq,
+    "aws": _aws,
 }
 
 

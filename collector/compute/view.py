@@ -142,7 +142,9 @@ def _queue_rows(
         seconds: float | None = None
         method: LagMethod | None = None
         if backlog == 0:
-            seconds, method = 0.0, LagMethod.HEAD_TIMESTAMP
+            seconds, method = 0.0, q.age_method or LagMethod.HEAD_TIMESTAMP
+        elif q.age_seconds is not None:
+            seconds, method = q.age_seconds, q.age_method or LagMethod.HEAD_TIMESTAMP
         elif q.head_timestamp is not None:
             seconds, method = max(0.0, now - q.head_timestamp), LagMethod.HEAD_TIMESTAMP
         lags.append(LagRow(q.name, q.name, None, backlog, seconds, method))
