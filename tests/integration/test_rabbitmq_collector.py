@@ -1,0 +1,286 @@
+"""The RabbitMQ adapter against a real RabbitMQ node of our own (demo.rabbitmq_node).
+
+One node for the module (~7 s to start), with fast stats. The topology:
+
+    orders  (x-dead-letter-exchange = graveyard, no routing key)
+       └─ rejected ─► graveyard (direct) ─[key "orders"]─► holding     DLQ found only by binding
+    payments (policy: dead-letter-exchange = failures, routing key pay.failed)
+       └─ rejected ─► failures (topic) ─[key "pay.*"]─► payments.dlq   DLQ by policy and name
+    shipping.dlq                                                       DLQ by name only
+    shop/orders (vhost "shop")
+
+Expected backlogs are exact because we publish, get, ack, reject and hold known counts.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import pika
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from collector.brokers.rabbitmq import RabbitMQAdapter
+from collector.config import RabbitMQCluster
+from collector.errors import BrokerAuthError, BrokerUnavailable
+from collector.model import ClusterSnapshot, QueueSample
+from demo.rabbitmq_node import RabbitMQNode, start_rabbitmq_node
+from demo.services import free_port
+
+pytestmark = pytest.mark.service
+T = TypeVar("T")
+
+PUBLISHED_AT = 1_700_000_000  # AMQP timestamps are whole seconds
+ORDERS, ACKED, REJECTED, HELD = 20, 5, 3, 2
+PAYMENTS, PAY_REJECTED = 6, 4
+
+
+def settle(read: Callable[[], T], ok: Callable[[T], bool], timeout: float = 15.0) -> T:
+    """Poll `read` until `ok` holds (stats reach the management API within ~1 s here)."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not ok(value) and time.monotonic() < deadline:
+        time.sleep(0.25)
+        value = read()
+    return value
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQNode]:
+    handle = start_rabbitmq_node(tmp_path_factory.mktemp("rabbitmq"))
+    yield handle
+    handle.stop(graceful=False)  # throwaway data: no need for the 7 s graceful stop
+
+
+def api(node: RabbitMQNode, method: str, path: str, body: object = None) -> None:
+    resp = requests.request(
+        method, node.management_url + path, json=body, auth=("guest", "guest"), timeout=5
+    )
+    resp.raise_for_status()
+
+
+@pytest.fixture(scope="module")
+def traffic(node: RabbitMQNode) -> Iterator[pika.BlockingConnection]:
+    """Declare the topology, move known counts, keep HELD messages unacked on one consumer."""
+    api(node, "PUT", "/api/vhosts/shop")
+    api(
+        node, "PUT", "/api/permissions/shop/guest", {"configure": ".*", "write": ".*", "read": ".*"}
+    )
+    api(
+        node,
+        "PUT",
+        "/api/policies/%2F/pay-dlx",
+        {
+            "pattern": "^payments$",
+            "apply-to": "queues",
+            "definition": {
+                "dead-letter-exchange": "failures",
+                "dead-letter-routing-key": "pay.failed",
+            },
+        },
+    )
+    conn = pika.BlockingConnection(pika.URLParameters(node.amqp_url))
+    ch = conn.channel()
+    ch.exchange_declare("graveyard", "direct")
+    ch.exchange_declare("failures", "topic")
+    ch.queue_declare("holding")
+    ch.queue_bind("holding", "graveyard", routing_key="orders")
+    ch.queue_declare("payments.dlq")
+    ch.queue_bind("payments.dlq", "failures", routing_key="pay.*")
+    ch.queue_declare("shipping.dlq")
+    ch.queue_declare("orders", arguments={"x-dead-letter-exchange": "graveyard"})
+    ch.queue_declare("payments")
+    props = pika.BasicProperties(timestamp=PUBLISHED_AT)
+    for _ in range(ORDERS):
+        ch.basic_publish("", "orders", b"{}", props)
+    for _ in range(PAYMENTS):
+        ch.basic_publish("", "payments", b"{}", props)
+    ch.basic_publish("", "shipping.dlq", b"{}", props)
+    for queue, acks, rejects in (("orders", ACKED, REJECTED), ("payments", 0, PAY_REJECTED)):
+        for i in range(acks + rejects):
+            method, _, _ = ch.basic_get(queue)
+            assert method is not None
+            if i < acks:
+                ch.basic_ack(method.delivery_tag)
+            else:
+                ch.basic_reject(method.delivery_tag, requeue=False)
+    shop = pika.BlockingConnection(
+        pika.URLParameters(f"amqp://guest:guest@127.0.0.1:{node.amqp_port}/shop")
+    )
+    shop.channel().queue_declare("orders")
+    shop.channel().basic_publish("", "orders", b"{}", props)
+    shop.close()
+    # a consumer that takes HELD messages and never acks them
+    holder = pika.BlockingConnection(pika.URLParameters(node.amqp_url))
+    hch = holder.channel()
+    hch.basic_qos(prefetch_count=HELD)
+    hch.basic_consume("orders", lambda *_: None, auto_ack=False)
+    holder.process_data_events(time_limit=0.2)
+    conn.close()
+    yield holder
+    holder.close()
+
+
+def adapter(node: RabbitMQNode, **overrides: object) -> RabbitMQAdapter:
+    settings: dict[str, object] = {
+        "name": "test",
+        "management_url": node.management_url,
+        "request_timeout_seconds": 3.0,
+        **overrides,
+    }
+    return RabbitMQAdapter(RabbitMQCluster(**settings))  # type: ignore[arg-type]
+
+
+def by_name(snap: ClusterSnapshot) -> dict[str, QueueSample]:
+    return {q.name: q for q in snap.queues}
+
+
+def settled(snap: ClusterSnapshot) -> bool:
+    q = by_name(snap)
+    return (
+        {"orders", "holding", "payments.dlq"} <= set(q)
+        and (q["orders"].ready, q["orders"].unacked) == (ORDERS - ACKED - REJECTED - HELD, HELD)
+        and q["orders"].published_total == ORDERS
+        and q["payments"].ready == PAYMENTS - PAY_REJECTED
+        and q["holding"].ready == REJECTED
+        and q["payments.dlq"].ready == PAY_REJECTED
+        and q["orders"].consumers == 1
+    )
+
+
+@pytest.fixture(scope="module")
+def snapshot(node: RabbitMQNode, traffic: pika.BlockingConnection) -> ClusterSnapshot:
+    rabbit = adapter(node)
+    snap = settle(lambda: rabbit.snapshot(now=PUBLISHED_AT + 90.0), settled)
+    rabbit.close()
+    return snap
+
+
+def test_backlog_consumers_and_counters_are_exact(snapshot: ClusterSnapshot) -> None:
+    q = by_name(snapshot)
+    orders = q["orders"]
+    assert (orders.ready, orders.unacked, orders.consumers) == (10, HELD, 1)
+    assert (orders.published_total, orders.acked_total) == (ORDERS, ACKED)
+    assert orders.head_timestamp == PUBLISHED_AT  # the publisher set the timestamp property
+    assert not orders.is_dlq
+    assert (q["payments"].ready, q["payments"].consumers, q["payments"].acked_total) == (2, 0, 0)
+    assert q["shop/orders"].ready == 1 and q["shop/orders"].vhost == "shop"
+    assert snapshot.taken_at == PUBLISHED_AT + 90.0
+    assert snapshot.requests == {"overview": 1, "queues": 1, "exchanges": 1, "bindings": 1}
+    assert set(snapshot.phase_seconds) == {"overview", "queues", "topology"}
+
+
+def test_dlqs_are_found_through_bindings_policies_and_names(snapshot: ClusterSnapshot) -> None:
+    q = by_name(snapshot)
+    # `holding` matches no DLQ name pattern: only the DLX binding can tell
+    assert q["holding"].is_dlq and q["holding"].dlq_sources == ("orders",)
+    assert q["payments.dlq"].is_dlq and q["payments.dlq"].dlq_sources == ("payments",)
+    assert q["shipping.dlq"].is_dlq and q["shipping.dlq"].dlq_sources == ()
+    dead = {d.dlq: (d.source, d.depth) for d in snapshot.dead_letters}
+    assert dead == {
+        "holding": ("orders", REJECTED),
+        "payments.dlq": ("payments", PAY_REJECTED),
+        "shipping.dlq": ("", 1),
+    }
+
+
+def prometheus_depths(node: RabbitMQNode) -> dict[str, int]:
+    text = requests.get(
+        f"http://127.0.0.1:{node.prometheus_port}/metrics/per-object", timeout=5
+    ).text
+    depths: dict[str, int] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == "rabbitmq_queue_messages":
+                vhost, queue = s.labels["vhost"], s.labels["queue"]
+                depths[queue if vhost == "/" else f"{vhost}/{queue}"] = int(s.value)
+    return depths
+
+
+def test_depth_equals_rabbitmqs_own_prometheus_endpoint(
+    node: RabbitMQNode, traffic: pika.BlockingConnection
+) -> None:
+    rabbit = adapter(node)
+
+    def both() -> tuple[dict[str, int], dict[str, int]]:
+        ours = {q.name: q.ready + q.unacked for q in rabbit.snapshot(time.time()).queues}
+        return ours, prometheus_depths(node)
+
+    ours, theirs = settle(both, lambda pair: pair[0] == pair[1] and len(pair[0]) >= 6)
+    rabbit.close()
+    assert ours == theirs
+    assert ours["orders"] == ORDERS - ACKED - REJECTED  # ready + unacked, not ready alone
+
+
+def test_paging_reads_every_queue_with_small_pages(
+    node: RabbitMQNode, snapshot: ClusterSnapshot
+) -> None:
+    rabbit = adapter(node, page_size=2)
+    paged = rabbit.snapshot(time.time())
+    rabbit.close()
+    assert sorted(q.name for q in paged.queues) == sorted(q.name for q in snapshot.queues)
+    assert paged.requests["queues"] == math.ceil(len(paged.queues) / 2)
+
+
+def test_vhost_filter_and_queue_globs(node: RabbitMQNode, snapshot: ClusterSnapshot) -> None:
+    rabbit = adapter(node, vhosts=("shop",))
+    shop = rabbit.snapshot(time.time())
+    rabbit.close()
+    assert [q.name for q in shop.queues] == ["shop/orders"]
+    rabbit = adapter(node, include_queues=("orders", "holding"), exclude_queues=("shop/*",))
+    picked = rabbit.snapshot(time.time())
+    rabbit.close()
+    assert [q.name for q in picked.queues] == ["holding", "orders"]
+    assert [d.dlq for d in picked.dead_letters] == ["holding"]
+
+
+def test_wrong_password_is_an_auth_error_without_the_password(node: RabbitMQNode) -> None:
+    rabbit = adapter(node, password="s3cret-wrong")
+    with pytest.raises(BrokerAuthError, match="authentication failed for user guest") as err:
+        rabbit.snapshot(time.time())
+    assert "s3cret-wrong" not in str(err.value)
+
+
+def test_nothing_listening_is_unavailable(node: RabbitMQNode) -> None:
+    rabbit = adapter(node, management_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(BrokerUnavailable, match="connection refused"):
+        rabbit.snapshot(time.time())
+
+
+def test_a_silent_listener_times_out_as_unavailable(node: RabbitMQNode) -> None:
+    with socket.socket() as silent:  # accepts connections (backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        rabbit = adapter(node, management_url=url, request_timeout_seconds=0.5)
+        with pytest.raises(BrokerUnavailable, match="timed out"):
+            rabbit.snapshot(time.time())
+
+
+def test_stopped_management_listener_is_unavailable_then_recovers(
+    node: RabbitMQNode, snapshot: ClusterSnapshot
+) -> None:
+    rabbit = adapter(node)
+    node.stop_management()
+    try:
+        with pytest.raises(BrokerUnavailable, match="connection refused"):
+            rabbit.snapshot(time.time())
+    finally:
+        node.rabbitmqctl("eval", "application:start(rabbitmq_management).")
+
+    def attempt() -> ClusterSnapshot | None:
+        try:
+            return rabbit.snapshot(time.time())
+        except BrokerUnavailable:
+            return None
+
+    back = settle(attempt, lambda s: s is not None and "orders" in by_name(s))
+    rabbit.close()
+    assert (
+        back is not None and by_name(back)["orders"].ready + by_name(back)["orders"].unacked == 12
+    )
