@@ -10,6 +10,11 @@ from demo.pipeline.config import PipelineConfig
 from demo.pipeline.events import ALL_CONSUMERS
 
 
+# A pika connection answers heartbeats only between events: keep one event's pause well under
+# RabbitMQ's 60 s heartbeat timeout.
+MAX_SLOW_MS = 30_000
+
+
 class UnknownService(ValueError):
     pass
 
@@ -67,8 +72,8 @@ class Knobs:
             self._poison_rate = float(rate)
 
     def set_slow(self, service: str, ms: int) -> None:
-        if ms < 0:
-            raise ValueError("ms must be >= 0")
+        if not 0 <= ms <= MAX_SLOW_MS:
+            raise ValueError(f"ms must be within 0..{MAX_SLOW_MS}")
         with self._lock:
             self._slow_ms[check_service(service)] = int(ms)
 
