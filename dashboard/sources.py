@@ -109,9 +109,11 @@ class JsonSource:
         return body
 
 
-def _field(body: Any, key: str, what: str, path: str) -> Any:
+def _field(body: Any, key: str, source: JsonSource, path: str) -> Any:
     if not isinstance(body, dict) or key not in body:
-        raise SourceGarbled(f"{what} sent no {key!r} in its answer to {path}.")
+        raise SourceGarbled(
+            f"{source.what} at {source.base_url} sent no {key!r} in its answer to {path}."
+        )
     return body[key]
 
 
@@ -127,8 +129,8 @@ class PrometheusClient:
         body = self._http.get_json(path, params)
         if not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error", "unknown error") if isinstance(body, dict) else "no status"
-            raise SourceRejected(f"Prometheus refused {path}: {error}.")
-        return _field(body, "data", "Prometheus", path)
+            raise SourceRejected(f"Prometheus at {self._http.base_url} refused {path}: {error}.")
+        return _field(body, "data", self._http, path)
 
     def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
         """Instant vector: [{"metric": {labels}, "value": [ts, "1.5"]}, …]."""
@@ -136,7 +138,7 @@ class PrometheusClient:
         if at is not None:
             params["time"] = at
         data = self._data("/api/v1/query", params)
-        return _result(data, "vector", "/api/v1/query", promql)
+        return self._result(data, "vector", promql)
 
     def query_range(
         self, promql: str, start: float, end: float, step: float
@@ -144,23 +146,25 @@ class PrometheusClient:
         """Range matrix: [{"metric": {labels}, "values": [[ts, "1.5"], …]}, …]."""
         params = {"query": promql, "start": start, "end": end, "step": step}
         data = self._data("/api/v1/query_range", params)
-        return _result(data, "matrix", "/api/v1/query_range", promql)
+        return self._result(data, "matrix", promql)
+
+    def _result(self, data: Any, kind: str, promql: str) -> list[dict[str, Any]]:
+        if not isinstance(data, dict) or data.get("resultType") != kind:
+            got = data.get("resultType") if isinstance(data, dict) else type(data).__name__
+            raise SourceGarbled(
+                f"Prometheus at {self._http.base_url} answered {got} instead of a {kind} "
+                f"for {promql}."
+            )
+        return list(data.get("result") or [])
 
     def alerts(self) -> list[dict[str, Any]]:
         data = self._data("/api/v1/alerts")
-        alerts = _field(data, "alerts", "Prometheus", "/api/v1/alerts")
+        alerts = _field(data, "alerts", self._http, "/api/v1/alerts")
         return list(alerts)
 
     def rule_groups(self) -> list[dict[str, Any]]:
         data = self._data("/api/v1/rules")
-        return list(_field(data, "groups", "Prometheus", "/api/v1/rules"))
-
-
-def _result(data: Any, kind: str, path: str, promql: str) -> list[dict[str, Any]]:
-    if not isinstance(data, dict) or data.get("resultType") != kind:
-        got = data.get("resultType") if isinstance(data, dict) else type(data).__name__
-        raise SourceGarbled(f"Prometheus answered {got} instead of a {kind} for {promql}.")
-    return list(data.get("result") or [])
+        return list(_field(data, "groups", self._http, "/api/v1/rules"))
 
 
 class CollectorClient:
@@ -178,17 +182,17 @@ class CollectorClient:
 
     def groups(self) -> list[dict[str, Any]]:
         body = self._http.get_json("/api/groups")
-        return list(_field(body, "groups", "The collector API", "/api/groups"))
+        return list(_field(body, "groups", self._http, "/api/groups"))
 
     def notifications(self) -> list[dict[str, Any]]:
         path = "/api/alerts/notifications"
         body = self._http.get_json(path)
-        return list(_field(body, "notifications", "The collector API", path))
+        return list(_field(body, "notifications", self._http, path))
 
     def journey(self, correlation_id: str) -> dict[str, Any]:
         path = "/api/traces/" + url_quote(correlation_id, safe="")
         body = self._http.get_json(path)
-        _field(body, "hops", "The collector API", "/api/traces/{id}")
+        _field(body, "hops", self._http, "/api/traces/{id}")
         return dict(body)
 
     def traces(self, status: str, since: float | None, limit: int) -> list[dict[str, Any]]:
@@ -196,4 +200,4 @@ class CollectorClient:
         if since is not None:
             params["since"] = since
         body = self._http.get_json("/api/traces", params)
-        return list(_field(body, "traces", "The collector API", "/api/traces"))
+        return list(_field(body, "traces", self._http, "/api/traces"))

@@ -1,0 +1,118 @@
+"""The service graph: nodes, edges, health colours and a stable left-to-right layout."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dashboard.charts import flow_figure, journey_waterfall, timeseries_chart
+from dashboard.flow import FlowEdge, FlowGraph, FlowNode, build_flow_graph, layered_positions
+from dashboard.journeys import journey_rows
+
+
+def frame(columns: list[str], rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=columns)
+
+
+FLOWS = frame(
+    ["from_service", "to_service", "event_type", "value"],
+    [
+        ("order", "inventory", "OrderPlaced", 4.0),
+        ("inventory", "payment", "Reserved", 4.0),
+        ("inventory", "payment", "Shortage", 1.0),
+        ("payment", "inventory", "Failed", 0.0),
+    ],
+)
+P95 = frame(["from_service", "to_service", "value"], [("inventory", "payment", 9.0)])
+CONSUMPTION = frame(
+    ["broker", "cluster_name", "group", "topic", "value"],
+    [("kafka", "local", "inventory", "orders", 4.0), ("kafka", "local", "billing", "orders", 0.0)],
+)
+STATUSES = frame(
+    ["broker", "cluster_name", "group", "status"],
+    [("kafka", "local", "inventory", "OK"), ("kafka", "local", "billing", "STALL")],
+)
+
+
+def graph() -> FlowGraph:
+    return build_flow_graph(FLOWS, P95, CONSUMPTION, STATUSES)
+
+
+def test_edges_merge_event_types_and_take_health_from_latency_and_status() -> None:
+    edges = {(e.source, e.target): e for e in graph().edges}
+    assert edges[("inventory", "payment")].label == "Reserved, Shortage"
+    assert edges[("inventory", "payment")].rate == 5.0
+    assert edges[("inventory", "payment")].health == "warn"  # p95 9 s > 5 s
+    assert edges[("order", "inventory")].health == "ok"
+    assert edges[("payment", "inventory")].health == "idle"  # rate 0
+    assert edges[("orders", "billing")].health == "bad"  # STALL
+    assert edges[("orders", "inventory")].health == "ok"
+
+
+def test_nodes_kinds_health_and_links() -> None:
+    nodes = {n.id: n for n in graph().nodes}
+    assert nodes["orders"].kind == "channel"
+    assert nodes["inventory"].kind == "service"  # a group named like a service is one node
+    assert (nodes["billing"].health, nodes["billing"].link) == ("bad", "lag?group=billing")
+    assert nodes["orders"].link == "throughput?topic=orders"
+    assert nodes["order"].health == "ok"
+
+
+def test_layout_reads_left_to_right_and_ignores_back_edges() -> None:
+    pos = layered_positions(graph())
+    x = {name: p[0] for name, p in pos.items()}
+    assert x["order"] == x["orders"] == 0  # both are sources
+    assert x["inventory"] == x["billing"] == 1
+    assert x["payment"] == 2  # the compensation edge payment -> inventory does not move it
+    assert layered_positions(graph()) == pos  # stable across reruns
+
+
+def test_a_pure_cycle_still_gets_positions() -> None:
+    nodes = tuple(FlowNode(n, "service", "ok", "") for n in ("a", "b"))
+    edges = (FlowEdge("a", "b", "", 1, None, "ok"), FlowEdge("b", "a", "", 1, None, "ok"))
+    assert layered_positions(FlowGraph(nodes, edges)) == {"a": (0.0, 0.0), "b": (1.0, 0.0)}
+
+
+def test_flow_figure_colours_nodes_by_health() -> None:
+    fig = flow_figure(graph())
+    services = next(t for t in fig.data if t.name == "services")
+    colours = dict(zip(services.text, services.marker.color, strict=True))
+    assert colours["billing"] == "#d64545" and colours["inventory"] == "#2e9e5b"
+    labels = [a.text for a in fig.layout.annotations if a.text]
+    assert "Reserved, Shortage · 5.00/s, p95 9.00 s" in labels
+
+
+def test_timeseries_chart_one_line_per_series_and_a_threshold() -> None:
+    t = pd.to_datetime([0, 20], unit="s", utc=True)
+    data = frame(["group", "time", "value"], [("a", t[0], 1), ("a", t[1], 2), ("b", t[0], 3)])
+    fig = timeseries_chart(data, ["group"], "Lag", "messages", threshold=100)
+    assert [tr.name for tr in fig.data] == ["a", "b"]
+    assert fig.layout.shapes[0].y0 == 100
+    assert fig.layout.annotations[0].text == "threshold 100"
+
+
+@pytest.mark.parametrize("threshold", [None, float("nan")])
+def test_no_threshold_line_when_unknown(threshold: float | None) -> None:
+    fig = timeseries_chart(frame(["group", "time", "value"], []), ["group"], "L", "m", threshold)
+    assert not fig.layout.shapes
+
+
+def test_waterfall_bars_from_produce_to_last_pickup() -> None:
+    rows = journey_rows(
+        {
+            "hops": [
+                {
+                    "event_type": "OrderPlaced",
+                    "produced_at": 100.0,
+                    "service": "o",
+                    "consumed": [{"group": "i", "consumed_at": 100.25}],
+                },
+                {"event_type": "PaymentFailed", "produced_at": 101.0, "service": "p", "dlq": True},
+            ]
+        }
+    )
+    fig = journey_waterfall(rows, "c-1")
+    bars = {t.name: t for t in fig.data}
+    assert list(bars["event"].x) == [250.0]  # ms from produce to pickup
+    assert list(bars["dlq"].x) == [5.0]  # never picked up: a thin mark
+    assert list(bars["first pickup"].y) == ["1. OrderPlaced (o)"]

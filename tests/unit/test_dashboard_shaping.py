@@ -1,0 +1,216 @@
+"""Shaping of Prometheus answers into page tables: worst-first lag, alerts, rules, notes."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from dashboard import shaping
+
+G = ["broker", "cluster_name", "group"]
+
+
+def vec(rows: list[tuple[dict[str, str], str]]) -> list[dict[str, Any]]:
+    return [{"metric": labels, "value": [1764150000.0, value]} for labels, value in rows]
+
+
+def group(name: str, broker: str = "kafka", cluster: str = "local") -> dict[str, str]:
+    return {"broker": broker, "cluster_name": cluster, "group": name}
+
+
+def test_vector_frame_parses_values_and_fills_missing_labels() -> None:
+    frame = shaping.vector_frame(
+        vec([({"group": "a"}, "1.5"), ({"group": "b", "topic": "t"}, "NaN")]), ["group", "topic"]
+    )
+    assert frame["group"].tolist() == ["a", "b"]
+    assert frame["topic"].tolist() == ["", "t"]
+    assert frame["value"].iloc[0] == 1.5 and math.isnan(frame["value"].iloc[1])
+
+
+def test_empty_answers_give_empty_frames_with_columns() -> None:
+    assert shaping.vector_frame([], G).columns.tolist() == [*G, "value"]
+    assert shaping.matrix_frame([], G).columns.tolist() == [*G, "time", "value"]
+    assert shaping.scalar_value([]) is None
+
+
+def test_matrix_frame_is_long_with_utc_times() -> None:
+    frame = shaping.matrix_frame(
+        [{"metric": {"group": "a"}, "values": [[1764150000, "1"], [1764150020, "3"]]}], ["group"]
+    )
+    assert frame["value"].tolist() == [1.0, 3.0]
+    assert frame["time"].iloc[1] == pd.Timestamp("2025-11-26 09:40:20", tz="UTC")
+
+
+@pytest.mark.parametrize(
+    ("status", "rank"), [("ERR", 6), ("STOP", 5), ("STALL", 4), ("WARN", 2), ("OK", 1), ("?", 0)]
+)
+def test_status_rank_orders_worst_highest(status: str, rank: int) -> None:
+    assert shaping.status_rank(status) == rank
+
+
+def test_status_counts_lists_every_status() -> None:
+    frame = pd.DataFrame({"status": ["OK", "OK", "STALL"]})
+    assert shaping.status_counts(frame) == {
+        "ERR": 0,
+        "STOP": 0,
+        "STALL": 1,
+        "REWIND": 0,
+        "WARN": 0,
+        "OK": 2,
+    }
+
+
+def frames(lag: dict[str, tuple[float, float, str]], thresholds: dict[str, float]) -> list[Any]:
+    """lag: group -> (messages, seconds, status); thresholds: group -> messages threshold."""
+    msgs = shaping.vector_frame(vec([(group(g), str(m)) for g, (m, _, _) in lag.items()]), G)
+    secs = shaping.vector_frame(vec([(group(g), str(s)) for g, (_, s, _) in lag.items()]), G)
+    status = shaping.vector_frame(
+        vec([({**group(g), "status": st}, "1") for g, (_, _, st) in lag.items()]), [*G, "status"]
+    )
+    thr = shaping.vector_frame(
+        vec([({"cluster_name": "local", "group": g}, str(t)) for g, t in thresholds.items()]),
+        ["cluster_name", "group"],
+    )
+    no_thr = shaping.vector_frame([], ["cluster_name", "group"])
+    return [msgs, secs, status, thr, no_thr]
+
+
+@pytest.mark.parametrize(
+    ("lag", "thresholds", "order"),
+    [
+        # status first, whatever the lag
+        ({"a": (10, 1, "OK"), "b": (1, 0, "STALL")}, {}, ["b", "a"]),
+        # same status: the ratio to the threshold decides (a 3.0 vs b 0.5)
+        ({"a": (300, 0, "OK"), "b": (5000, 0, "OK")}, {"a": 100, "b": 10000}, ["a", "b"]),
+        # no thresholds: lag seconds, then messages
+        ({"a": (900, 2, "OK"), "b": (10, 60, "OK")}, {}, ["b", "a"]),
+        ({"a": (900, 0, "OK"), "b": (10, 0, "OK")}, {}, ["a", "b"]),
+    ],
+)
+def test_lag_table_is_worst_first(lag, thresholds, order) -> None:
+    table = shaping.lag_table(*frames(lag, thresholds))
+    assert table["group"].tolist() == order
+
+
+def test_lag_table_adds_reasons_and_links() -> None:
+    reasons = [{**group("a"), "reason": "commits frozen"}]
+    table = shaping.lag_table(*frames({"a": (1, 1, "STALL")}, {}), collector_groups=reasons)
+    assert table.loc[0, "reason"] == "commits frozen"
+    assert table.loc[0, "link"] == "lag?group=a&cluster=local"
+
+
+def test_lag_table_keeps_a_group_that_has_no_status_yet() -> None:
+    msgs, secs, _, thr, no_thr = frames({"a": (5, 1, "OK")}, {})
+    table = shaping.lag_table(msgs, secs, shaping.vector_frame([], [*G, "status"]), thr, no_thr)
+    assert table[["group", "status"]].values.tolist() == [["a", ""]]
+
+
+def test_partition_table_sorts_partitions_numerically() -> None:
+    labels = ["broker", "cluster_name", "topic", "partition"]
+    msgs = shaping.vector_frame(
+        vec([({"topic": "t", "partition": p}, "1") for p in ("10", "2", "0")]), labels
+    )
+    secs = shaping.vector_frame(
+        vec([({"topic": "t", "partition": "2", "method": "exact"}, "3")]), [*labels, "method"]
+    )
+    table = shaping.partition_table(msgs, secs)
+    assert table["partition"].tolist() == ["0", "2", "10"]
+    assert table.loc[1, "method"] == "exact"
+
+
+def alert(name: str, state: str, **labels: str) -> dict[str, Any]:
+    return {
+        "labels": {"alertname": name, **labels},
+        "state": state,
+        "annotations": {"summary": f"{name} summary"},
+        "activeAt": "2026-11-26T07:00:00Z",
+    }
+
+
+def test_alerts_firing_first_filtered_by_cluster_with_links() -> None:
+    alerts = [
+        alert("A", "pending", cluster_name="local", group="g1"),
+        alert("B", "firing", cluster_name="local", group="g2"),
+        alert("C", "firing", cluster_name="other"),
+        alert("D", "firing"),  # no cluster label: about the whole system, always shown
+    ]
+    frame = shaping.alerts_frame(alerts, "local")
+    assert frame["alertname"].tolist() == ["B", "D", "A"]
+    assert frame.loc[0, "link"] == "lag?group=g2&cluster=local"
+    assert frame.loc[1, "link"] == ""
+    assert shaping.firing_count(alerts, None) == 3
+
+
+def test_rules_frame_lists_alerting_rules_only() -> None:
+    groups = [
+        {
+            "name": "lag",
+            "rules": [
+                {"type": "recording", "name": "r"},
+                {
+                    "type": "alerting",
+                    "name": "ConsumerLagHigh",
+                    "query": "x > 1",
+                    "duration": 60,
+                    "labels": {"severity": "warning"},
+                    "state": "firing",
+                    "health": "ok",
+                },
+            ],
+        }
+    ]
+    frame = shaping.rules_frame(groups)
+    assert frame[["alertname", "severity", "for_seconds"]].values.tolist() == [
+        ["ConsumerLagHigh", "warning", 60]
+    ]
+
+
+def test_notifications_one_row_per_alert_newest_first() -> None:
+    notes = [
+        {
+            "received_at": 100.0,
+            "status": "firing",
+            "receiver": "w",
+            "alerts": [{"status": "firing", "labels": {"alertname": "A", "cluster_name": "c"}}],
+        },
+        {
+            "received_at": 200.0,
+            "status": "resolved",
+            "receiver": "w",
+            "commonLabels": {"alertname": "A"},
+            "alerts": [
+                {"status": "resolved", "labels": {"cluster_name": "c", "group": "g"}},
+                {"status": "resolved", "labels": {"cluster_name": "x"}},
+            ],
+        },
+    ]
+    frame = shaping.notifications_frame(notes, "c")
+    assert frame[["status", "alertname", "group"]].values.tolist() == [
+        ["resolved", "A", "g"],
+        ["firing", "A", ""],
+    ]
+    assert frame.loc[0, "received_at"] == pd.Timestamp(200, unit="s", tz="UTC")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1764150000, pd.Timestamp("2025-11-26 09:40:00", tz="UTC")),
+        ("2026-11-26T07:00:00Z", pd.Timestamp("2026-11-26 07:00:00", tz="UTC")),
+        ("2026-11-26T08:00:00+01:00", pd.Timestamp("2026-11-26 07:00:00", tz="UTC")),
+        ("2026-11-26 07:00:00", pd.Timestamp("2026-11-26 07:00:00", tz="UTC")),
+        (None, None),
+        ("", None),
+        ("soon", None),
+    ],
+)
+def test_parse_time(value: Any, expected: Any) -> None:
+    assert shaping.parse_time(value) == expected
+
+
+def test_page_link_drops_empty_params_and_encodes() -> None:
+    assert shaping.page_link("lag", group="a b&c", cluster="") == "lag?group=a+b%26c"
+    assert shaping.page_link("journeys") == "journeys"
