@@ -91,6 +91,59 @@ class RabbitMQNode:
         self.process.stop(timeout=15 if graceful else 0.01)
 
 
+def write_test_certificates(directory: Path) -> ManagementTls:
+    """A throwaway CA and a server certificate for 127.0.0.1/localhost, made with `openssl`.
+
+    For tests and demos only: the keys are unencrypted and valid for two days.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, ca, key, csr, cert = (
+        directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem")
+    )
+    ext = directory / "server.ext"
+    ext.write_text("subjectAltName = IP:127.0.0.1, DNS:localhost\n")
+    new_key = ["-newkey", "rsa:2048", "-nodes"]
+    for argv in (
+        [
+            "req",
+            "-x509",
+            *new_key,
+            "-keyout",
+            ca_key,
+            "-out",
+            ca,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=es CA",
+        ],
+        ["req", *new_key, "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+        [
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+        ],
+    ):
+        done = subprocess.run(
+            ["openssl", *map(str, argv)], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise ServiceError(f"openssl {argv[0]} failed: {done.stderr.strip()}")
+    return ManagementTls(cacertfile=ca, certfile=cert, keyfile=key)
+
+
 def _config_text(
     amqp: int, management: int, prometheus: int, tls: ManagementTls | None, tls_port: int | None
 ) -> str:

@@ -47,6 +47,7 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 500  # the management API rejects larger pages
 QUEUE_COLUMNS = (
     "name,vhost,type,messages_ready,messages_unacknowledged,consumers,consumer_utilisation,"
+    "consumer_capacity,"
     "head_message_timestamp,message_stats.publish,message_stats.ack,"
     "message_stats.deliver_no_ack,message_stats.get_no_ack,arguments,effective_policy_definition"
 )
@@ -85,7 +86,8 @@ class RabbitMQAdapter:
         self._session = session or requests.Session()
         self._session.auth = (config.username, config.password)
         self._session.headers["Accept"] = "application/json"
-        self._session.verify = config.ca_file or True
+        # passed per request: requests lets REQUESTS_CA_BUNDLE override a *session's* verify
+        self._verify: str | bool = config.ca_file or True
         self._version = ""
         self.selection = QueueSelection(
             include=config.include_queues,
@@ -192,7 +194,7 @@ class RabbitMQAdapter:
         counts[endpoint] = counts.get(endpoint, 0) + 1
         url = self._base + path
         try:
-            resp = self._session.get(url, params=params, timeout=self._timeout)
+            resp = self._session.get(url, params=params, timeout=self._timeout, verify=self._verify)
         except requests.exceptions.SSLError as exc:
             raise BrokerUnavailable(f"TLS error talking to {url}: {_reason(exc)}") from exc
         except requests.Timeout as exc:

@@ -29,7 +29,7 @@ from collector.brokers.rabbitmq import RabbitMQAdapter
 from collector.config import RabbitMQCluster
 from collector.errors import BrokerAuthError, BrokerUnavailable
 from collector.model import ClusterSnapshot, QueueSample
-from demo.rabbitmq_node import RabbitMQNode, start_rabbitmq_node
+from demo.rabbitmq_node import RabbitMQNode, start_rabbitmq_node, write_test_certificates
 from demo.services import free_port
 
 pytestmark = pytest.mark.service
@@ -52,7 +52,9 @@ def settle(read: Callable[[], T], ok: Callable[[T], bool], timeout: float = 15.0
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQNode]:
-    handle = start_rabbitmq_node(tmp_path_factory.mktemp("rabbitmq"))
+    workdir = tmp_path_factory.mktemp("rabbitmq")
+    # the https listener runs beside the http one, so one node start serves both
+    handle = start_rabbitmq_node(workdir, tls=write_test_certificates(workdir / "tls"))
     yield handle
     handle.stop(graceful=False)  # throwaway data: no need for the 7 s graceful stop
 
@@ -284,3 +286,16 @@ def test_stopped_management_listener_is_unavailable_then_recovers(
     assert (
         back is not None and by_name(back)["orders"].ready + by_name(back)["orders"].unacked == 12
     )
+
+
+def test_https_with_the_ca_file(node: RabbitMQNode, snapshot: ClusterSnapshot) -> None:
+    url = f"https://127.0.0.1:{node.management_tls_port}"
+    ca = str(node.workdir / "tls" / "ca.pem")
+    rabbit = adapter(node, management_url=url, ca_file=ca)
+    over_tls = rabbit.snapshot(time.time())
+    rabbit.close()
+    assert sorted(q.name for q in over_tls.queues) == sorted(q.name for q in snapshot.queues)
+    # without the CA the self-signed chain must be refused, not silently accepted
+    rabbit = adapter(node, management_url=url)
+    with pytest.raises(BrokerUnavailable, match=r"TLS error.*certificate verify failed"):
+        rabbit.snapshot(time.time())
