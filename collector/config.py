@@ -126,7 +126,7 @@ class AwsCluster:
     queue_prefixes: tuple[str, ...] = ()  # ListQueues prefixes; empty = every queue
     include_queues: tuple[str, ...] = ("*",)
     exclude_queues: tuple[str, ...] = ()
-    event_buses: tuple[str, ...] = ()  # empty = every bus ListEventBuses returns
+    event_buses: tuple[str, ...] = ()  # globs on bus names ("*" = all); empty = no EventBridge
     cloudwatch: bool = True  # read ApproximateAgeOfOldestMessage and message counts
     request_timeout_seconds: float = 5.0
     max_concurrency: int = 4

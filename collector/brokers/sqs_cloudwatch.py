@@ -1,0 +1,146 @@
+"""CloudWatch GetMetricData for SQS queues: the queries, and the answers → `QueueMetrics`. Pure.
+
+Three series per queue, 500 queries per GetMetricData call (the API's limit), so one call
+covers 166 queues:
+
+    age      AWS/SQS ApproximateAgeOfOldestMessage  Maximum  → age_seconds (latest datapoint)
+    sent     AWS/SQS NumberOfMessagesSent           Sum      → sent_total    (produced)
+    deleted  AWS/SQS NumberOfMessagesDeleted        Sum      → deleted_total (consumed)
+
+CloudWatch gives per-period sums, not counters. The collector turns them into a counter by
+adding each period once, and only when it is *settled* (its end is `SETTLE_SECONDS` in the
+past), because SQS datapoints arrive and are revised minutes late.
+
+Example (period 60, settle 300): at now=1000 the points (540, 3) and (600, 4) are settled
+(540+60+300 ≤ 1000, 600+60+300 ≤ 1000), (660, 9) is not; the total is 7, counted until 660.
+At now=1060, (660, 9) settles: total 16, counted until 720; (600, 4) is not added again.
+
+No datapoints at all (an idle queue, an emulator that does not publish SQS metrics) means
+*absent*, never 0: the value is None and no series is exported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from collector.brokers.sqs_topology import QueueMetrics
+
+PERIOD_SECONDS = 60
+LOOKBACK_SECONDS = 15 * 60
+SETTLE_SECONDS = 5 * 60
+MAX_QUERIES_PER_CALL = 500
+
+SERIES: Mapping[str, tuple[str, str]] = {
+    "age": ("ApproximateAgeOfOldestMessage", "Maximum"),
+    "sent": ("NumberOfMessagesSent", "Sum"),
+    "deleted": ("NumberOfMessagesDeleted", "Sum"),
+}
+
+Points = tuple[tuple[float, float], ...]  # (period start, value), oldest first
+
+
+def query_id(index: int, series: str) -> str:
+    """GetMetricData ids must start with a lower-case letter: queue 3's age → `q3_age`."""
+    return f"q{index}_{series}"
+
+
+def metric_queries(queues: Sequence[str], period: int = PERIOD_SECONDS) -> list[dict[str, Any]]:
+    return [
+        {
+            "Id": query_id(i, series),
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/SQS",
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "QueueName", "Value": queue}],
+                },
+                "Period": period,
+                "Stat": stat,
+            },
+            "ReturnData": True,
+        }
+        for i, queue in enumerate(queues)
+        for series, (metric, stat) in SERIES.items()
+    ]
+
+
+def batches(queries: Sequence[dict[str, Any]], size: int = MAX_QUERIES_PER_CALL) -> list[list[Any]]:
+    return [list(queries[i : i + size]) for i in range(0, len(queries), size)]
+
+
+def query_window(now: float, period: int = PERIOD_SECONDS) -> tuple[float, float]:
+    """[start, end) aligned to whole periods, `LOOKBACK_SECONDS` long, ending at now."""
+    end = math.floor(now / period) * period + period
+    return end - LOOKBACK_SECONDS - period, end
+
+
+def points_by_id(results: Iterable[Mapping[str, Any]]) -> dict[str, Points]:
+    """MetricDataResults (from every page) → id → points sorted by time."""
+    merged: dict[str, dict[float, float]] = {}
+    for result in results:
+        into = merged.setdefault(str(result.get("Id", "")), {})
+        for stamp, value in zip(
+            result.get("Timestamps", ()), result.get("Values", ()), strict=False
+        ):
+            ts = stamp.timestamp() if isinstance(stamp, datetime) else float(stamp)
+            into[ts] = float(value)
+    return {i: tuple(sorted(points.items())) for i, points in merged.items()}
+
+
+@dataclass(frozen=True)
+class CountTotal:
+    """A counter built from period sums: `value` covers every period starting before
+    `counted_until`."""
+
+    value: int
+    counted_until: float
+
+
+def advance_count(
+    prev: CountTotal | None,
+    points: Points,
+    now: float,
+    period: int = PERIOD_SECONDS,
+    settle: int = SETTLE_SECONDS,
+) -> CountTotal | None:
+    """Add the settled periods not counted yet; None while no datapoint was ever seen."""
+    since = prev.counted_until if prev is not None else -math.inf
+    new = [(ts, v) for ts, v in points if ts >= since and ts + period + settle <= now]
+    if not new:
+        if prev is not None:
+            return prev
+        return CountTotal(0, -math.inf) if points else None
+    value = (prev.value if prev is not None else 0) + round(sum(v for _, v in new))
+    return CountTotal(value, max(since, max(ts for ts, _ in new) + period))
+
+
+def latest(points: Points) -> float | None:
+    return points[-1][1] if points else None
+
+
+def queue_metrics(
+    queues: Sequence[str],
+    points: Mapping[str, Points],
+    totals: Mapping[tuple[str, str], CountTotal],
+    now: float,
+) -> tuple[dict[str, QueueMetrics], dict[tuple[str, str], CountTotal]]:
+    """Per queue: latest age and advanced counters. Returns the metrics and the new totals
+    (only for queues still listed, so a deleted queue leaves no state behind)."""
+    metrics: dict[str, QueueMetrics] = {}
+    new_totals: dict[tuple[str, str], CountTotal] = {}
+    for i, queue in enumerate(queues):
+        counts: dict[str, int | None] = {}
+        for series in ("sent", "deleted"):
+            total = advance_count(
+                totals.get((queue, series)), points.get(query_id(i, series), ()), now
+            )
+            if total is not None:
+                new_totals[(queue, series)] = total
+            counts[series] = None if total is None else total.value
+        age = latest(points.get(query_id(i, "age"), ()))
+        metrics[queue] = QueueMetrics(age, counts["sent"], counts["deleted"])
+    return metrics, new_totals
