@@ -55,12 +55,18 @@ EXCHANGE_COLUMNS = "vhost,name,type"
 BINDING_COLUMNS = "vhost,source,destination,destination_type,routing_key"
 
 
-def safe_url(url: str) -> str:
-    """The URL without any `user:password@` part, for messages and logs."""
+def base_url(url: str) -> str:
+    """The management URL without `user:password@`, query or trailing slash.
+
+    Credentials come from `username`/`password` only, so a URL written with them can never
+    leak them into a message or a log: `http://u:p@h:15672/` → `http://h:15672`.
+    """
     parts = urlsplit(url)
     host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
     netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 class RabbitMQAdapter:
@@ -75,12 +81,7 @@ class RabbitMQAdapter:
         self.config = config
         self.cluster = config.name
         self.dlq_patterns = tuple(dlq_patterns)
-        parts = urlsplit(config.management_url)
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc += f":{parts.port}"
-        # credentials come from username/password only, never from the URL
-        self._base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+        self._base = base_url(config.management_url)
         self._timeout = config.request_timeout_seconds
         self._page_size = max(1, min(config.page_size, MAX_PAGE_SIZE))
         self._session = session or requests.Session()
