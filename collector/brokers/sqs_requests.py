@@ -11,7 +11,8 @@ Errors (the project's tree, `collector.errors`):
     EndpointConnectionError, timeouts, closed connections,
     any other BotoCoreError, other ClientError codes            → BrokerUnavailable
     AccessDenied*, InvalidClientTokenId, UnrecognizedClient,
-    SignatureDoesNotMatch, expired tokens, no credentials       → BrokerAuthError
+    SignatureDoesNotMatch, expired tokens, any HTTP 401/403,
+    no credentials                                              → BrokerAuthError
 
 Backoff before retry n (0-based) is min(cap, base · 2ⁿ), scaled by a jitter factor in
 [0.5, 1] so that many collectors do not retry in step: base 0.2 s → 0.2, 0.4, 0.8 s (× jitter).
@@ -138,8 +139,11 @@ def translate(api: str, exc: Exception) -> BrokerUnavailable | BrokerAuthError:
         return BrokerAuthError(f"{api}: no AWS credentials found in the standard chain")
     if isinstance(exc, ClientError):
         code = error_code(exc)
-        if code in AUTH_CODES:
-            return BrokerAuthError(f"{api} refused: {code}")
+        meta = exc.response.get("ResponseMetadata", {})
+        status = meta.get("HTTPStatusCode") if isinstance(meta, Mapping) else None
+        # an error body botocore cannot parse leaves the HTTP status as the code (moto does this)
+        if code in AUTH_CODES or status in (401, 403):
+            return BrokerAuthError(f"{api} refused: {code if code in AUTH_CODES else status}")
         return BrokerUnavailable(f"{api} failed: {code or 'unknown error'}")
     return BrokerUnavailable(f"{api} failed: {type(exc).__name__}: {_short(str(exc))}")
 
