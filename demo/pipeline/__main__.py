@@ -33,6 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--session-timeout-ms", type=int, default=2000)
     parser.add_argument("--heartbeat-interval-ms", type=int, default=500)
     parser.add_argument("--rabbitmq-prefix", default="", help="prefix of exchange/queue names")
+    parser.add_argument("--otlp-endpoint", default="", help="export spans by OTLP/HTTP to this URL")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -51,6 +52,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         ),
         rabbitmq=RabbitSettings(url=rabbitmq, prefix=args.rabbitmq_prefix),
         control=args.control,
+        otlp_endpoint=args.otlp_endpoint,
         order_rate=args.rate,
         interaction_rate=args.interaction_rate,
         orders=args.orders,

@@ -37,6 +37,7 @@ class PipelineConfig:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     rabbitmq: RabbitSettings = field(default_factory=RabbitSettings)
     control: str = "127.0.0.1:0"  # host:port of the control endpoint; port 0 = any free port
+    otlp_endpoint: str = ""  # OTLP/HTTP traces URL; "" = spans only live in the headers
     order_rate: float = 5.0  # orders per second, per broker
     interaction_rate: float = 20.0  # user-interaction events per second, per broker
     orders: int | None = None  # stop placing orders after this many per broker (None = forever)

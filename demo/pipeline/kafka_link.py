@@ -50,6 +50,8 @@ def create_topics(settings: KafkaSettings, timeout: float = 15.0) -> None:
             error: KafkaError = exc.args[0]
             if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise LinkError(f"cannot create topic {name}: {exc}") from exc
+        except TimeoutError as exc:
+            raise LinkError(f"cannot create topic {name}: no answer in {timeout} s") from exc
 
 
 def shared_producer(settings: KafkaSettings) -> Producer:

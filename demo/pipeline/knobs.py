@@ -9,7 +9,6 @@ from typing import Any
 from demo.pipeline.config import PipelineConfig
 from demo.pipeline.events import ALL_CONSUMERS
 
-
 # A pika connection answers heartbeats only between events: keep one event's pause well under
 # RabbitMQ's 60 s heartbeat timeout.
 MAX_SLOW_MS = 30_000

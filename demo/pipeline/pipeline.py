@@ -45,7 +45,10 @@ class Pipeline:
         self.config = config.validate()
         self.knobs = Knobs(config)
         self.ledger = Ledger(config.brokers())
-        self.tracing = tracing or Tracing()
+        if tracing is None:
+            otlp = config.otlp_endpoint
+            tracing = Tracing.to_otlp(otlp) if otlp else Tracing()
+        self.tracing = tracing
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._producer: Producer | None = None

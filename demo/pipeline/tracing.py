@@ -4,7 +4,7 @@ The order-service starts a trace per order; every service that consumes an event
 CONSUMER span whose parent is the event's `traceparent`, and the events it publishes carry that
 span's context. So one order is one trace, whatever broker carried it. Spans follow the messaging
 semantic conventions (`messaging.message.conversation_id` = correlation ID). The provider is our
-own, not the global one, and exports nowhere unless a span exporter is given.
+own, not the global one, and exports nowhere unless a span exporter (or OTLP endpoint) is given.
 """
 
 from __future__ import annotations
@@ -30,6 +30,16 @@ class Tracing:
         if exporter is not None:
             self._provider.add_span_processor(BatchSpanProcessor(exporter))
         self._tracer = self._provider.get_tracer("demo.pipeline")
+
+    @classmethod
+    def to_otlp(cls, endpoint: str) -> Tracing:
+        """Spans exported by OTLP/HTTP, e.g. to `http://127.0.0.1:4318/v1/traces`."""
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return cls(OTLPSpanExporter(endpoint=endpoint))
+
+    def force_flush(self) -> None:
+        self._provider.force_flush()
 
     def shutdown(self) -> None:
         self._provider.shutdown()

@@ -30,11 +30,14 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from demo.pipeline import KafkaSettings, Pipeline, PipelineConfig, RabbitSettings
 from demo.pipeline.control import send
 from demo.pipeline.events import STREAM_BY_TYPE, STREAMS, WEB_FRONTEND
 from demo.pipeline.flow import FlowRates, expected_event_types
+from demo.pipeline.tracing import Tracing
 from demo.services import free_port, start_tansu
 
 pytestmark = pytest.mark.service
@@ -70,7 +73,8 @@ def tansu(tmp_path_factory):
     port = free_port()
     proc = start_tansu(port, tmp_path_factory.mktemp("tansu"))
     yield f"127.0.0.1:{port}"
-    proc.stop()
+    # Tansu waits ~5 s for connected clients on SIGTERM; it keeps nothing worth waiting for.
+    proc.stop(timeout=1)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +111,12 @@ def tap(vhost):
 
 
 @pytest.fixture(scope="module")
-def pipeline(tansu, vhost, tap):
+def spans():
+    return InMemorySpanExporter()
+
+
+@pytest.fixture(scope="module")
+def pipeline(tansu, vhost, tap, spans):
     config = PipelineConfig(
         kafka=KafkaSettings(tansu),
         rabbitmq=RabbitSettings(amqp_url(vhost)),
@@ -117,8 +126,10 @@ def pipeline(tansu, vhost, tap):
         poison_rate=0.1,
         seed=SEED,
         rates=RATES,
+        batch_period_s=2.0,  # batch-analytics works 1 s in every 2 s, so it commits in the test
+        batch_awake_s=1.0,
     )
-    running = Pipeline(config).start()
+    running = Pipeline(config, tracing=Tracing(spans)).start()
     yield running
     running.stop()
 
@@ -276,6 +287,31 @@ def test_rabbitmq_messages_carry_properties_headers_and_one_trace(settled, rabbi
         assert props.app_id == headers["source"]
         events.append({**{k: str(v) for k, v in headers.items()}, "body": body})
     check_journeys(events, settled["rabbitmq"]["ids"]["placed"])
+
+
+def test_each_service_continues_the_trace_of_the_event_it_consumed(
+    settled, pipeline, spans, tansu, admin
+):
+    """The span that published an event is the child of the span that consumed its cause."""
+    order = settled["kafka"]["ids"]["terminal"]["confirmed"][0]
+    chain = ["orders.placed", "inventory.reserved", "payments.completed", "orders.confirmed"]
+    parents = []
+    for topic in chain:
+        (record,) = [
+            r for r in read_topic(tansu, admin, topic) if r["headers"]["correlation_id"] == order
+        ]
+        parents.append(TRACEPARENT.match(record["headers"]["traceparent"]).group(2))
+    pipeline.tracing.force_flush()
+    by_id = {format(s.context.span_id, "016x"): s for s in spans.get_finished_spans()}
+    root = by_id[parents[0]]
+    assert root.parent is None and root.attributes["messaging.message.conversation_id"] == order
+    for hop in range(1, len(chain)):
+        cause_topic, cause_span = chain[hop - 1], parents[hop - 1]
+        consumer = by_id[parents[hop]]  # published inside the span that consumed the cause
+        assert consumer.kind is SpanKind.CONSUMER
+        assert consumer.attributes["messaging.destination.name"] == cause_topic
+        assert format(consumer.parent.span_id, "016x") == cause_span
+        assert consumer.context.trace_id == root.context.trace_id
 
 
 def test_poison_orders_land_in_the_kafka_dlq_with_the_documented_headers(settled, tansu, admin):
@@ -464,7 +500,7 @@ def test_poison_rate_sends_new_orders_to_the_dlq(settled, pipeline, admin, tap):
     )
 
 
-def test_interaction_rate_knob_stops_and_restarts_the_stream(settled, pipeline, admin):
+def test_interaction_rate_knob_stops_and_restarts_the_stream(settled, pipeline):
     url = pipeline.control_url
     send(url, "rate", interactions=0)
 
@@ -484,14 +520,17 @@ def test_interaction_rate_knob_stops_and_restarts_the_stream(settled, pipeline, 
         lambda: all(n >= s + 20 for n, s in zip(published(), stopped, strict=True)),
     )
     send(url, "rate", interactions=10)
+
+
+def test_every_analytics_group_consumes_the_interaction_stream(settled, admin):
+    def committed(group: str) -> int:
+        partitions = [TopicPartition("user-interactions", p) for p in range(3)]
+        request = [ConsumerGroupTopicPartitions(group, partitions)]
+        answer = admin.list_consumer_group_offsets(request)[group].result(10)
+        return sum(max(0, tp.offset) for tp in answer.topic_partitions)
+
     for group in ("realtime-dashboard", "batch-analytics", "ml-training"):
-        request = [
-            ConsumerGroupTopicPartitions(
-                group, [TopicPartition("user-interactions", p) for p in range(3)]
-            )
-        ]
-        committed = admin.list_consumer_group_offsets(request)[group].result(10)
-        assert sum(max(0, tp.offset) for tp in committed.topic_partitions) > 0, group
+        wait_for(f"{group} to commit on user-interactions", lambda g=group: committed(g) > 0)
 
 
 # --- the module entry point -------------------------------------------------------------------
