@@ -1,0 +1,64 @@
+"""The `kind: aws` cluster section: defaults, validation, and no credentials in the file."""
+
+from __future__ import annotations
+
+import pytest
+
+from collector.brokers.sqs import validate_aws_cluster
+from collector.config import AwsCluster, load_config
+from collector.errors import ConfigError
+
+
+def load(tmp_path, body: str):
+    path = tmp_path / "eventscope.yml"
+    path.write_text("clusters:\n  - name: prod-aws\n    kind: aws\n" + body)
+    return load_config(path, env={})
+
+
+def test_aws_cluster_with_defaults(tmp_path):
+    (cluster,) = load(tmp_path, "    region: eu-west-1\n").clusters
+    assert cluster == AwsCluster(name="prod-aws", region="eu-west-1")
+    assert cluster.endpoint_url == "" and cluster.event_buses == () and cluster.cloudwatch
+
+
+def test_aws_cluster_full(tmp_path):
+    (cluster,) = load(
+        tmp_path,
+        "    region: eu-west-1\n    endpoint_url: http://127.0.0.1:5000\n    profile: ops\n"
+        "    queue_prefixes: [orders, payments]\n    exclude_queues: ['*-tap']\n"
+        "    event_buses: [shop]\n    max_concurrency: 2\n",
+    ).clusters
+    assert cluster.queue_prefixes == ("orders", "payments")
+    assert cluster.exclude_queues == ("*-tap",)
+    assert cluster.event_buses == ("shop",)
+    assert cluster.profile == "ops"
+
+
+@pytest.mark.parametrize("key", ["aws_secret_access_key", "aws_access_key_id", "secret_key"])
+def test_credentials_in_the_file_are_refused(tmp_path, key):
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, f"    region: eu-west-1\n    {key}: AKIAXXXX\n")
+    assert raised.value.key == f"clusters[0].{key}"
+    assert "AKIAXXXX" not in str(raised.value)
+
+
+def test_region_is_required(tmp_path):
+    with pytest.raises(ConfigError, match=r"clusters\[0\]\.region"):
+        load(tmp_path, "    endpoint_url: http://127.0.0.1:5000\n")
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"region": ""}, "region"),
+        ({"endpoint_url": "127.0.0.1:5000"}, "endpoint_url"),
+        ({"max_concurrency": 0}, "max_concurrency"),
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"request_timeout_seconds": 0.0}, "request_timeout_seconds"),
+    ],
+)
+def test_validation_names_the_key(settings, key):
+    config = AwsCluster(**{"name": "a", "region": "eu-west-1", **settings})
+    with pytest.raises(ConfigError) as raised:
+        validate_aws_cluster(config)
+    assert raised.value.key == f"clusters.a.{key}"
