@@ -1,0 +1,228 @@
+"""Read what tracing needs from an event's headers: pure, never raises, says why it skipped.
+
+Rules (`parse_headers`):
+- Header names match case-insensitively. The correlation ID is the first non-empty value of the
+  first configured name present, so of duplicate keys the first one wins; same for the others.
+- Skipped, with a reason counted by the tap: `no_id` (no ID header, or empty), `oversize` (all
+  header names and values together over `max_header_bytes`), `not_utf8` (the ID is not UTF-8),
+  `bad_header` (headers that are not a list of pairs, or an ID outside `[A-Za-z0-9._:@-]{1,200}`,
+  the characters the trace API accepts).
+- Event type and service that are not UTF-8 or not printable are treated as absent; a malformed
+  `traceparent` is dropped (the hop is kept, with no parent).
+
+Example: `[("correlation_id", b"ord-1"), ("event_type", b"OrderPlaced"), ("source", b"shop")]`
+gives `EventHeaders(correlation_id="ord-1", event_type="OrderPlaced", service="shop", ...)`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from collector.tracing.config import TracingConfig
+from collector.tracing.hop import Hop
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,200}")
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
+
+DLQ_REASON_HEADERS = ("dlq_error", "error", "x-exception-message", "kafka_dlt-exception-message")
+DLQ_RETRY_HEADERS = ("dlq_retry_count", "retry_count", "x-retry-count", "retries")
+DLQ_SERVICE_HEADERS = ("dlq_service",)
+DLQ_MARKER_HEADERS = ("dlq_original_topic", "dlq_error", "kafka_dlt-original-topic")
+
+SKIP_NO_ID = "no_id"
+SKIP_OVERSIZE = "oversize"
+SKIP_NOT_UTF8 = "not_utf8"
+SKIP_BAD_HEADER = "bad_header"
+SKIP_REASONS = (SKIP_NO_ID, SKIP_OVERSIZE, SKIP_NOT_UTF8, SKIP_BAD_HEADER)
+
+
+@dataclass(frozen=True)
+class HeaderRules:
+    id_headers: tuple[str, ...]
+    event_type_headers: tuple[str, ...]
+    service_headers: tuple[str, ...]
+    max_header_bytes: int
+
+    @classmethod
+    def from_config(cls, tracing: TracingConfig) -> HeaderRules:
+        return cls(
+            tuple(h.lower() for h in tracing.id_headers),
+            tuple(h.lower() for h in tracing.event_type_headers),
+            tuple(h.lower() for h in tracing.service_headers),
+            tracing.max_header_bytes,
+        )
+
+
+@dataclass(frozen=True)
+class EventHeaders:
+    correlation_id: str
+    event_type: str = ""
+    service: str = ""
+    traceparent: str = ""
+    dlq_marked: bool = False  # the headers say this record is a dead letter
+    dlq_reason: str = ""
+    dlq_service: str = ""  # the service that dead-lettered it
+    retries: int = 0
+
+
+@dataclass(frozen=True)
+class Skipped:
+    reason: str
+
+
+def parse_headers(headers: Any, rules: HeaderRules) -> EventHeaders | Skipped:
+    """`headers`: a list of (name, value) pairs as consumed (value bytes, str or None)."""
+    if headers is None:
+        return Skipped(SKIP_NO_ID)
+    if isinstance(headers, str | bytes) or not isinstance(headers, Iterable):
+        return Skipped(SKIP_BAD_HEADER)
+    first: dict[str, bytes | str] = {}
+    size = 0
+    for pair in headers:
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            return Skipped(SKIP_BAD_HEADER)
+        name, value = pair
+        if isinstance(name, bytes):
+            name = name.decode("utf-8", "replace")
+        if not isinstance(name, str):
+            return Skipped(SKIP_BAD_HEADER)
+        if value is None:
+            value = b""
+        if not isinstance(value, bytes | str):
+            value = str(value)
+        size += len(name) + len(value)
+        if size > rules.max_header_bytes:
+            return Skipped(SKIP_OVERSIZE)
+        key = name.lower()
+        if key not in first or not first[key]:
+            first[key] = value
+    raw_id = _first(first, rules.id_headers)
+    if raw_id is None:
+        return Skipped(SKIP_NO_ID)
+    try:
+        ident = raw_id.decode("utf-8") if isinstance(raw_id, bytes) else raw_id
+    except UnicodeDecodeError:
+        return Skipped(SKIP_NOT_UTF8)
+    ident = ident.strip()
+    if not ident:
+        return Skipped(SKIP_NO_ID)
+    if not ID_PATTERN.fullmatch(ident):
+        return Skipped(SKIP_BAD_HEADER)
+    dlq_reason = _text(_first(first, DLQ_REASON_HEADERS))
+    return EventHeaders(
+        correlation_id=ident,
+        event_type=_text(_first(first, rules.event_type_headers)),
+        service=_text(_first(first, rules.service_headers)),
+        traceparent=valid_traceparent(_text(first.get("traceparent"))),
+        dlq_marked=any(first.get(h) for h in DLQ_MARKER_HEADERS),
+        dlq_reason=dlq_reason,
+        dlq_service=_text(_first(first, DLQ_SERVICE_HEADERS)),
+        retries=_count(_text(_first(first, DLQ_RETRY_HEADERS))),
+    )
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where the tap read an event: broker coordinates and the broker's timestamp."""
+
+    broker: str
+    cluster_name: str
+    source: str
+    partition: int
+    offset: int
+    produced_at: float
+
+
+def build_hop(
+    parsed: EventHeaders,
+    where: Where,
+    topic_services: Mapping[str, str],
+    is_dlq_source: bool,
+    fields: Mapping[str, str],
+) -> Hop:
+    """A hop from parsed headers: a dead letter if its source is a DLQ or its headers say so.
+
+    The service of a dead-letter hop is the one that dead-lettered it when known (it produced
+    the DLQ record); otherwise the header's producer, then `topic_services[source]`.
+    """
+    dlq = is_dlq_source or parsed.dlq_marked
+    service = parsed.service or topic_services.get(where.source, "")
+    if dlq and parsed.dlq_service:
+        service = parsed.dlq_service
+    return Hop(
+        correlation_id=parsed.correlation_id,
+        event_type=parsed.event_type or where.source,
+        broker=where.broker,
+        cluster_name=where.cluster_name,
+        source=where.source,
+        partition=where.partition,
+        offset=where.offset,
+        produced_at=where.produced_at,
+        service=service,
+        traceparent=parsed.traceparent,
+        dlq=dlq,
+        dlq_reason=parsed.dlq_reason if dlq else "",
+        retries=parsed.retries,
+        fields=dict(fields),
+    )
+
+
+def valid_traceparent(value: str) -> str:
+    """The W3C traceparent if well-formed, else "" (version ff and all-zero IDs are invalid).
+
+    Example: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" is kept as is.
+    """
+    m = _TRACEPARENT.fullmatch(value.strip())
+    if not m or m.group(1) == "ff" or set(m.group(2)) == {"0"} or set(m.group(3)) == {"0"}:
+        return ""
+    return m.group(0)
+
+
+def allowed_fields(payload: bytes | None, names: tuple[str, ...], limit: int) -> dict[str, str]:
+    """The allow-listed top-level fields of a JSON object payload, as text; {} otherwise.
+
+    Nothing else of the payload is ever kept. Values longer than 200 characters are cut, and
+    payloads over `limit` bytes are not parsed at all.
+    """
+    if not names or not payload or len(payload) > limit:
+        return {}
+    try:
+        doc = json.loads(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    out: dict[str, str] = {}
+    for name in names:
+        if name in doc and isinstance(doc[name], str | int | float | bool):
+            out[name] = str(doc[name])[:200]
+    return out
+
+
+def _first(values: Mapping[str, bytes | str], names: tuple[str, ...]) -> bytes | str | None:
+    for name in names:
+        value = values.get(name)
+        if value:
+            return value
+    return None
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return ""
+    value = value.strip()
+    return value if _PRINTABLE.fullmatch(value) else ""
+
+
+def _count(value: str) -> int:
+    return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else 0

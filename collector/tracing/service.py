@@ -1,0 +1,173 @@
+"""Wire the `tracing` config into a running trace service: store, taps, pruner, exporter.
+
+Built (and its config checked) first, started, stopped in reverse order. The collector calls
+`record_consumption` after every poll of a Kafka cluster, serves `journey`/`search` on its HTTP
+API and registers `collector()` with its Prometheus registry.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from collector.config import Config, KafkaCluster, RabbitMQCluster
+from collector.model import TopicPartition
+from collector.tracing.api import classes_of, journey_answer, journey_value, rules_of, search_answer
+from collector.tracing.config import validate_tracing
+from collector.tracing.metrics import TraceMetrics, TraceMetricsCollector
+from collector.tracing.otel import JourneyExporter
+from collector.tracing.store import IngestResult, StoreError, TraceStore
+
+log = logging.getLogger(__name__)
+
+
+class Tap(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float) -> None: ...
+
+
+class TraceService:
+    def __init__(
+        self,
+        config: Config,
+        clock: Callable[[], float] = time.time,
+        span_exporter: SpanExporter | None = None,
+    ) -> None:
+        tracing = config.tracing
+        kafka = {c.name: c for c in config.clusters if isinstance(c, KafkaCluster)}
+        rabbit = {c.name: c for c in config.clusters if isinstance(c, RabbitMQCluster)}
+        validate_tracing(tracing, set(kafka), set(rabbit))
+        self.tracing = tracing
+        self.clock = clock
+        self.rules = rules_of(tracing)
+        self.store = TraceStore(tracing.store_path, classes_of(tracing))
+        self.metrics = TraceMetrics(lambda: self.store.hop_count)
+        self.exporter: JourneyExporter | None = None
+        if span_exporter is not None:
+            self.exporter = JourneyExporter(span_exporter, tracing.otlp_service_name)
+        elif tracing.otlp_endpoint:
+            self.exporter = JourneyExporter.otlp_http(
+                tracing.otlp_endpoint, tracing.otlp_service_name
+            )
+        self.taps: list[Tap] = []
+        if tracing.kafka.cluster:
+            from collector.tracing.kafka_tap import KafkaTap
+
+            tap = KafkaTap(
+                tracing, kafka[tracing.kafka.cluster], self.store, self.metrics,
+                config.dlq_patterns, clock, on_stored=self._stored,
+            )  # fmt: skip
+            self.taps.append(tap)
+        if tracing.rabbitmq.cluster:
+            from collector.tracing.rabbitmq_tap import RabbitTap
+
+            self.taps.append(
+                RabbitTap(
+                    tracing,
+                    rabbit[tracing.rabbitmq.cluster],
+                    self.store,
+                    self.metrics,
+                    config.dlq_patterns,
+                    clock,
+                    on_stored=self._stored,
+                )
+            )
+        self._stop = threading.Event()
+        self._pruner: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for tap in self.taps:
+            tap.start()
+        self._pruner = threading.Thread(target=self._prune_loop, name="trace-pruner", daemon=True)
+        self._pruner.start()
+
+    def stop(self, timeout: float) -> None:
+        """Stop the taps (each has committed what it stored), the pruner, then the exporter."""
+        self._stop.set()
+        for tap in reversed(self.taps):
+            tap.stop(timeout)
+        if self._pruner is not None:
+            self._pruner.join(timeout)
+        if self.exporter is not None:
+            self.exporter.shutdown()
+        self.store.close()
+
+    def _prune_loop(self) -> None:
+        while not self._stop.wait(self.tracing.prune_interval_seconds):
+            self.prune()
+
+    def prune(self) -> int:
+        oldest = self.clock() - self.tracing.retention_hours * 3600
+        try:
+            deleted = self.store.prune(oldest, self.tracing.max_hops)
+        except StoreError as exc:
+            log.error("%s", exc)
+            self.metrics.set_store_up(False)
+            return 0
+        if deleted:
+            log.info("trace store: pruned %d hop(s)", deleted)
+        return deleted
+
+    def _stored(self, result: IngestResult) -> None:
+        """After each stored batch: export the journeys that just finished as spans."""
+        if self.exporter is None:
+            return
+        now = self.clock()
+        for cid in result.finished_ids:
+            journey = journey_value(
+                self.store, self.rules, cid, now, self.tracing.max_hops_per_journey
+            )
+            if journey is not None:
+                self.exporter.export(journey)
+
+    # -- the collector's calls -------------------------------------------------------------
+
+    def record_consumption(
+        self, cluster: str, group: str, committed: Mapping[TopicPartition, int], now: float
+    ) -> None:
+        """A Kafka group's committed offsets at poll time `now` (never raises into the poller)."""
+        if group == self.tracing.kafka.group_id:
+            return  # the tap's own group consumes everything; it is not a service
+        offsets = {(tp.topic, tp.partition): off for tp, off in committed.items() if off >= 0}
+        try:
+            self.store.record_commits(cluster, group, self.rules.service_of(group), offsets, now)
+        except StoreError as exc:
+            log.error("%s", exc)
+            self.metrics.set_store_up(False)
+
+    def journey(self, correlation_id: str) -> dict[str, Any] | None:
+        return journey_answer(
+            self.store, self.rules, correlation_id, self.clock(), self.tracing.max_hops_per_journey
+        )
+
+    def search(
+        self,
+        status: str | None,
+        since: float | None,
+        until: float | None,
+        service: str | None,
+        event_type: str | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        return search_answer(
+            self.store,
+            self.tracing,
+            status=status,
+            since=since,
+            until=until,
+            service=service,
+            event_type=event_type,
+            limit=limit,
+            now=self.clock(),
+        )
+
+    def collector(self) -> TraceMetricsCollector:
+        return TraceMetricsCollector(self.metrics)
