@@ -66,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    logging.getLogger("pika").setLevel(logging.CRITICAL)  # we log broker failures ourselves, once
+    try:
+        config = config_from_args(args)
+    except PipelineConfigError as exc:
+        print(f"demo pipeline: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -75,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        pipeline = Pipeline(config_from_args(args)).start()
-    except (PipelineConfigError, LinkError) as exc:
-        print(f"demo pipeline: {exc}", file=sys.stderr)
+        pipeline = Pipeline(config).start()
+    except LinkError as exc:
+        print(f"demo pipeline: cannot set up the brokers: {exc}", file=sys.stderr)
         return 2
     print(f"control: {pipeline.control_url}", flush=True)
     try:
