@@ -84,6 +84,9 @@ class KafkaAdapter:
         self._admin = AdminClient(dict(client), logger=rdkafka_log)
         self._probe: Consumer | None = None
         self._retention: dict[str, float] = {}
+        # topics whose config was read, with or without retention.ms (Tansu reports none): a
+        # topic without it must not trigger a DescribeConfigs on every poll
+        self._configs_read: set[str] = set()
         self._polls = 0
 
     # -- protocol ----------------------------------------------------------------------------
@@ -270,7 +273,8 @@ class KafkaAdapter:
 
     def _refresh_retention(self, tps: set[TopicPartition], requests: dict[str, int]) -> None:
         topics = sorted({tp.topic for tp in tps})
-        if self._polls % RETENTION_REFRESH_POLLS != 0 and all(t in self._retention for t in topics):
+        due = self._polls % RETENTION_REFRESH_POLLS == 0
+        if not due and all(t in self._configs_read for t in topics):
             return
         if not topics:
             return
@@ -283,6 +287,7 @@ class KafkaAdapter:
                 entries = fut.result()
             except KafkaException:
                 continue
+            self._configs_read.add(res.name)
             entry = entries.get("retention.ms")
             if entry is not None and entry.value not in (None, "-1"):
                 self._retention[res.name] = int(entry.value) / 1000.0

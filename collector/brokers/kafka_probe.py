@@ -46,9 +46,11 @@ def fetch_commit_timestamps(
 def _read_round(
     consumer: Consumer, assignment: Mapping[TopicPartition, int], deadline: float
 ) -> dict[TopicPartition, float]:
-    consumer.assign(
-        [KTopicPartition(tp.topic, tp.partition, off) for tp, off in assignment.items()]
-    )
+    parts = [KTopicPartition(tp.topic, tp.partition, off) for tp, off in assignment.items()]
+    consumer.assign(parts)
+    # librdkafka keeps a partition paused across unassign/assign: without this, every poll after
+    # the first (and every later round) read nothing and waited out the whole timeout
+    consumer.resume(parts)
     stamps: dict[TopicPartition, float] = {}
     remaining = set(assignment)
     while remaining and time.monotonic() < deadline:

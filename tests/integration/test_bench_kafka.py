@@ -1,0 +1,54 @@
+"""Found by the benchmarks, checked on a real Tansu broker: what a second poll still reads.
+
+The first poll of a fresh adapter hid both bugs; every later poll showed them.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from collector.brokers.kafka import KafkaAdapter
+from collector.config import KafkaCluster
+from collector.model import TopicPartition
+from tests.kafka_world import commit, create_topic, produce, unique
+
+pytestmark = pytest.mark.service
+
+
+def test_exact_lag_timestamps_are_read_on_every_poll(tansu):
+    """The probe paused each partition it had read; librdkafka kept it paused after re-assign,
+    so polls after the first read no timestamps (exact lag fell back) and waited out the timeout.
+    """
+    topic, group = unique("bench-probe"), unique("bench-probe-g")
+    create_topic(tansu, topic, 2)
+    written = time.time() - 300
+    produce(tansu, topic, [5, 5], timestamps=[written + i for i in range(5)])
+    commit(tansu, group, topic, {0: 1, 1: 3})
+    adapter = KafkaAdapter(
+        KafkaCluster(name="probe", bootstrap_servers=tansu, request_timeout_seconds=3.0)
+    )
+    try:
+        stamps = [adapter.snapshot(time.time()).commit_timestamps for _ in range(3)]
+    finally:
+        adapter.close()
+    expected = {
+        (group, TopicPartition(topic, 0)): pytest.approx(written + 1, abs=0.01),
+        (group, TopicPartition(topic, 1)): pytest.approx(written + 3, abs=0.01),
+    }
+    assert [{k: v for k, v in s.items() if k[0] == group} for s in stamps] == [expected] * 3
+
+
+def test_topic_configs_are_not_reread_on_every_poll(tansu):
+    """Tansu reports no retention.ms; that must not cost a DescribeConfigs on every poll."""
+    topic, group = unique("bench-configs"), unique("bench-configs-g")
+    create_topic(tansu, topic, 1)
+    produce(tansu, topic, [1])
+    commit(tansu, group, topic, {0: 1})
+    adapter = KafkaAdapter(KafkaCluster(name="configs", bootstrap_servers=tansu))
+    try:
+        requests = [dict(adapter.snapshot(time.time()).requests) for _ in range(3)]
+    finally:
+        adapter.close()
+    assert [r.get("describe_configs", 0) for r in requests] == [1, 0, 0]
