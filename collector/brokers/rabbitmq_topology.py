@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,13 +85,45 @@ def _match_words(pattern: Sequence[str], words: Sequence[str]) -> bool:
     return (head == "*" or head == words[0]) and _match_words(rest, words[1:])
 
 
+@dataclass
+class BindingIndex:
+    """Bindings by source exchange, and by (exchange, key) so direct routing is a lookup.
+
+    Indexing matters at scale: 2,000 queues dead-lettering into one direct exchange with 200
+    bindings would otherwise be 400,000 comparisons per poll.
+    """
+
+    from_exchange: dict[tuple[str, str], list[Binding]] = field(default_factory=dict)
+    by_key: dict[tuple[str, str, str], list[Binding]] = field(default_factory=dict)
+    queue_keys: dict[QueueKey, set[str]] = field(default_factory=dict)  # keys a queue is bound by
+
+    @classmethod
+    def of(cls, bindings: Iterable[Binding]) -> BindingIndex:
+        index = cls()
+        for b in bindings:
+            index.from_exchange.setdefault((b.vhost, b.source), []).append(b)
+            index.by_key.setdefault((b.vhost, b.source, b.routing_key), []).append(b)
+            if b.destination_type == "queue":
+                index.queue_keys.setdefault((b.vhost, b.destination), set()).add(b.routing_key)
+        return index
+
+    def matching(self, vhost: str, exchange: str, kind: str, keys: Sequence[str]) -> list[Binding]:
+        """The bindings of `exchange` a message with one of `keys` follows (module rule 3)."""
+        if kind == "direct":
+            return [b for k in keys for b in self.by_key.get((vhost, exchange, k), ())]
+        bindings = self.from_exchange.get((vhost, exchange), [])
+        if kind == "topic":
+            return [b for b in bindings if any(topic_matches(b.routing_key, k) for k in keys)]
+        return bindings  # fanout; headers and plugin types over-approximate
+
+
 def route(
     vhost: str,
     exchange: str,
     keys: Iterable[str],
     exchange_types: Mapping[tuple[str, str], str],
-    bindings_from: Mapping[tuple[str, str], Sequence[Binding]],
-    queues: Mapping[QueueKey, QueueTopology],
+    index: BindingIndex,
+    queues: Collection[QueueKey],
 ) -> set[QueueKey]:
     """The queues a message with one of `keys` published to `exchange` may land in."""
     keys = tuple(keys)
@@ -107,22 +139,12 @@ def route(
             found |= {(vhost, k) for k in keys if (vhost, k) in queues}
             continue
         kind = exchange_types.get((vhost, name), "")
-        for b in bindings_from.get((vhost, name), ()):
-            if not _binding_matches(kind, b.routing_key, keys):
-                continue
+        for b in index.matching(vhost, name, kind, keys):
             if b.destination_type == "exchange":
                 todo.append(b.destination)
             elif (vhost, b.destination) in queues:
                 found.add((vhost, b.destination))
     return found
-
-
-def _binding_matches(kind: str, binding_key: str, keys: Sequence[str]) -> bool:
-    if kind == "direct":
-        return binding_key in keys
-    if kind == "topic":
-        return any(topic_matches(binding_key, k) for k in keys)
-    return True  # fanout; headers and plugin types over-approximate (see module docstring)
 
 
 def dead_letter_sources(
@@ -131,13 +153,8 @@ def dead_letter_sources(
     bindings: Sequence[Binding],
 ) -> dict[QueueKey, set[QueueKey]]:
     """DLQ → the queues that dead-letter into it (module rules 1–4)."""
-    by_key = {q.key: q for q in queues}
-    bindings_from: dict[tuple[str, str], list[Binding]] = defaultdict(list)
-    own_keys: dict[QueueKey, set[str]] = defaultdict(set)
-    for b in bindings:
-        bindings_from[(b.vhost, b.source)].append(b)
-        if b.destination_type == "queue":
-            own_keys[(b.vhost, b.destination)].add(b.routing_key)
+    known = {q.key for q in queues}
+    index = BindingIndex.of(bindings)
     sources: dict[QueueKey, set[QueueKey]] = defaultdict(set)
     for q in queues:
         dlx = q.setting("x-dead-letter-exchange", "dead-letter-exchange")
@@ -146,8 +163,8 @@ def dead_letter_sources(
         if q.setting("x-message-ttl", "message-ttl") is not None:
             continue  # rule 4: a delay/retry queue
         dlrk = q.setting("x-dead-letter-routing-key", "dead-letter-routing-key")
-        keys = {str(dlrk)} if dlrk is not None else own_keys.get(q.key, set()) | {q.name}
-        for target in route(q.vhost, str(dlx), keys, exchange_types, bindings_from, by_key):
+        keys = {str(dlrk)} if dlrk is not None else index.queue_keys.get(q.key, set()) | {q.name}
+        for target in route(q.vhost, str(dlx), keys, exchange_types, index, known):
             if target != q.key:
                 sources[target].add(q.key)
     return dict(sources)
