@@ -128,6 +128,7 @@ class AwsCluster:
     exclude_queues: tuple[str, ...] = ()
     event_buses: tuple[str, ...] = ()  # globs on bus names ("*" = all); empty = no EventBridge
     cloudwatch: bool = True  # read ApproximateAgeOfOldestMessage and message counts
+    cloudwatch_interval_seconds: float = 60.0  # its data is per minute: read it this often
     request_timeout_seconds: float = 5.0
     max_concurrency: int = 4
     max_attempts: int = 4  # per request, throttling retries included

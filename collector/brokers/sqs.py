@@ -9,7 +9,7 @@ Requests per poll (counted in `requests` as `<service>.<Operation>`):
     events.ListEventBuses       1 per 100 buses, only when `event_buses` is set
     events.ListRules            1 per 100 rules per bus
     events.ListTargetsByRule    1 per rule (100 targets per page)
-    cloudwatch.GetMetricData    ceil(3 · queues / 500), only when `cloudwatch` is on
+    cloudwatch.GetMetricData    ceil(3 · queues / 500), at most every `cloudwatch_interval_seconds`
 
 Pagination is by hand (NextToken loops) rather than boto3 paginators, so that a throttled page
 is retried alone instead of restarting the listing. Throttling and errors: `sqs_requests`.
@@ -72,6 +72,8 @@ def validate_aws_cluster(config: AwsCluster) -> None:
     ):
         if value < 1:
             raise ConfigError(f"{key}.{field}", "must be at least 1")
+    if config.cloudwatch_interval_seconds < 0:
+        raise ConfigError(f"{key}.cloudwatch_interval_seconds", "must be 0 or more")
     if config.request_timeout_seconds <= 0:
         raise ConfigError(f"{key}.request_timeout_seconds", "must be greater than 0")
 
@@ -89,6 +91,8 @@ class SqsAdapter:
         self.flow_edges: tuple[FlowEdge, ...] = ()
         self._totals: dict[tuple[str, str], cw.CountTotal] = {}
         self._cloudwatch_ok: bool | None = None
+        self._metrics_cache: dict[str, QueueMetrics] = {}
+        self._metrics_read_at: float | None = None
         self._pool = ThreadPoolExecutor(
             config.max_concurrency, thread_name_prefix=f"aws-{config.name}"
         )
@@ -226,16 +230,25 @@ class SqsAdapter:
     def _metrics(self, queues: list[str], now: float) -> dict[str, QueueMetrics]:
         if not self.config.cloudwatch or not queues:
             return {}
+        fresh = (
+            self._metrics_read_at is not None
+            and now - self._metrics_read_at < self.config.cloudwatch_interval_seconds
+        )
+        if fresh and set(queues) <= set(self._metrics_cache):
+            # GetMetricData is billed per metric and its data is per minute: reuse the last read
+            return {q: self._metrics_cache[q] for q in queues}
         start, end = cw.query_window(now)
         batches = cw.batches(cw.metric_queries(queues))
         try:
             pages = list(self._pool.map(lambda b: self._metric_data(b, start, end), batches))
         except BrokerError as exc:
             self._cloudwatch_state(False, str(exc))
+            self._metrics_cache, self._metrics_read_at = {}, None
             return {}
         self._cloudwatch_state(True, "")
         points = cw.points_by_id(r for page in pages for r in page)
         metrics, self._totals = cw.queue_metrics(queues, points, self._totals, now)
+        self._metrics_cache, self._metrics_read_at = metrics, now
         return metrics
 
     def _metric_data(self, queries: list[Any], start: float, end: float) -> list[Any]:

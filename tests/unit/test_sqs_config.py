@@ -55,6 +55,7 @@ def test_region_is_required(tmp_path):
         ({"max_concurrency": 0}, "max_concurrency"),
         ({"max_attempts": 0}, "max_attempts"),
         ({"request_timeout_seconds": 0.0}, "request_timeout_seconds"),
+        ({"cloudwatch_interval_seconds": -1.0}, "cloudwatch_interval_seconds"),
     ],
 )
 def test_validation_names_the_key(settings, key):
