@@ -8,14 +8,10 @@ serialises only what we read, and each with the cluster's `request_timeout_secon
     exchanges  GET /api/exchanges[/{vhost}]      1 per vhost scope (types, for DLQ routing)
     bindings   GET /api/bindings[/{vhost}]       1 per vhost scope (DLQ detection)
 
-"vhost scope" is the whole broker when `vhosts` is empty, else each configured vhost.
-
-Mapping to the shared value types (see docs/rabbitmq.md):
-ready = messages_ready, unacked = messages_unacknowledged, consumers = consumers,
-published_total = message_stats.publish, acked_total = message_stats.ack + deliver_no_ack +
-get_no_ack (every message a consumer took for good), head_timestamp = head_message_timestamp
-(only when publishers set the AMQP `timestamp` property), utilisation = consumer_utilisation.
-Queue names are `<queue>` in vhost "/" and `<vhost>/<queue>` elsewhere.
+"vhost scope" is the whole broker when `vhosts` is empty, else each configured vhost. Phases
+(`phase_seconds`): overview, queues, topology (exchanges + bindings), samples (translation).
+The translation into value types and DLQ detection are pure, in `rabbitmq_samples` and
+`rabbitmq_topology`; the user-facing mapping is in docs/rabbitmq.md.
 
 Errors (the project's tree, `collector.errors`):
 
@@ -103,12 +99,17 @@ class RabbitMQAdapter:
         phases: dict[str, float] = {}
         overview = _timed(phases, "overview", lambda: self._overview(counts))
         version = str(overview.get("rabbitmq_version", ""))
-        if version != self._version:
-            log.info("cluster %s: RabbitMQ %s at %s", self.cluster, version, self._base)
+        if version != self._version:  # once at start and after an upgrade, not every poll
+            name = overview.get("cluster_name", "")
+            log.info("cluster %s: RabbitMQ %s (%s) at %s", self.cluster, version, name, self._base)
             self._version = version
         raw_queues = _timed(phases, "queues", lambda: self._list_queues(counts))
         exchanges, bindings = _timed(phases, "topology", lambda: self._topology(counts))
-        queues, dead_letters = build_samples(raw_queues, exchanges, bindings, self.selection)
+        queues, dead_letters = _timed(
+            phases,
+            "samples",
+            lambda: build_samples(raw_queues, exchanges, bindings, self.selection),
+        )
         return ClusterSnapshot(
             broker=Broker.RABBITMQ,
             cluster=self.cluster,

@@ -179,7 +179,7 @@ def test_backlog_consumers_and_counters_are_exact(snapshot: ClusterSnapshot) -> 
     assert q["shop/orders"].ready == 1 and q["shop/orders"].vhost == "shop"
     assert snapshot.taken_at == PUBLISHED_AT + 90.0
     assert snapshot.requests == {"overview": 1, "queues": 1, "exchanges": 1, "bindings": 1}
-    assert set(snapshot.phase_seconds) == {"overview", "queues", "topology"}
+    assert set(snapshot.phase_seconds) == {"overview", "queues", "topology", "samples"}
 
 
 def test_dlqs_are_found_through_bindings_policies_and_names(snapshot: ClusterSnapshot) -> None:

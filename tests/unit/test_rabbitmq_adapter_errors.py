@@ -53,7 +53,7 @@ def api() -> Iterator[tuple[str, Script]]:
     script = Script()
     handler = type("H", (Handler,), {"script": script})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", script
     server.shutdown()
