@@ -9,6 +9,8 @@ PYTEST_ARGS ?=
 
 setup: $(STAMP)
 	@bash deploy/install-deps.sh
+	@test -d deploy/kubernetes/schemas/node_modules || \
+	  npm ci --prefix deploy/kubernetes/schemas --no-audit --no-fund --silent
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)

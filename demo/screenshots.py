@@ -51,7 +51,7 @@ def browser() -> Iterator[Browser]:
             b.close()
 
 
-def open_page(b: Browser, url: str, text: str, chart: bool, timeout_ms: int = 60_000) -> Page:
+def open_page(b: Browser, url: str, text: str, chart: bool, timeout_ms: int = 120_000) -> Page:
     page = b.new_page(viewport={"width": 1440, "height": 1800})
     page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)

@@ -13,6 +13,8 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v rabbitmq-server >/dev/null || need+=(rabbitmq-server)
 command -v openssl >/dev/null || need+=(openssl)
 command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v npm >/dev/null || need+=(npm)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
