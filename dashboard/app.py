@@ -39,9 +39,17 @@ def main() -> None:
     except SettingsError as err:
         st.error(f"The dashboard is misconfigured: {err}")
         st.stop()
+    views = HERE / "views"
+    file, title, path, icon = PAGES[0]
+    # The default page is served at "/" whatever its url_path; a hidden twin under the
+    # promised path keeps /overview links working (url paths must differ, hence "home").
     pages = [
-        st.Page(HERE / "pages" / file, title=title, url_path=path, icon=icon, default=i == 0)
-        for i, (file, title, path, icon) in enumerate(PAGES)
+        st.Page(views / file, title=title, url_path="home", icon=icon, default=True),
+        st.Page(views / file, title=title, url_path=path, visibility="hidden"),
+    ]
+    pages += [
+        st.Page(views / file, title=title, url_path=path, icon=icon)
+        for file, title, path, icon in PAGES[1:]
     ]
     page = st.navigation(pages)
     sidebar(settings)

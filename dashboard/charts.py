@@ -22,6 +22,8 @@ def _layout(fig: go.Figure, title: str, y_title: str = "") -> go.Figure:
         yaxis_title=y_title,
         hovermode="x unified",
     )
+    # counts and rates start at zero: autoscale would magnify a flat 1.0000 ± 0.0002 line
+    fig.update_yaxes(rangemode="tozero")
     return fig
 
 
@@ -142,8 +144,8 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
     fig.update_layout(
         title="Service flow",
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        height=max(360, 90 * _tallest_layer(pos)),
-        legend={"orientation": "h"},
+        height=max(380, 110 * _tallest_layer(pos)),
+        showlegend=False,  # the page caption explains shapes and colours
     )
     return fig
 

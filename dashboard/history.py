@@ -119,6 +119,7 @@ def dlq_reasons(view: View) -> Loaded[pd.DataFrame]:
     got = instant_frame(view, queries.dlq_reasons(view.cluster, view.filters.time_range), labels)
     if got.value is None:
         return got
-    table = got.value.rename(columns={"value": "messages"})
+    # increase() extrapolates to the window's edges: 54.8 means "about 55"
+    table = got.value.rename(columns={"value": "messages"}).round({"messages": 0})
     table = table[table["messages"] > 0] if len(table) else table
     return Loaded(table.sort_values("messages", ascending=False).reset_index(drop=True))

@@ -16,23 +16,21 @@ def tiles() -> None:
     brokers = "—" if t.brokers_total is None else f"{t.brokers_up} / {t.brokers_total}"
     not_ok = sum(n for s, n in t.groups_by_status.items() if s != "OK")
     groups = "—" if not t.groups_by_status else f"{t.groups_by_status.get('OK', 0)} OK"
-    cols = st.columns(6)
+    cols = st.columns(7)
     cols[0].metric("Brokers up", brokers, border=True)
     cols[1].metric(
         "Groups",
         groups,
         delta=f"{not_ok} not OK" if not_ok else None,
         delta_color="inverse",
+        delta_arrow="off",
         border=True,
     )
-    cols[2].metric("Total backlog", number(t.backlog_messages, " msgs"), border=True)
-    cols[3].metric(
-        "Throughput in / out",
-        f"{number(t.produce_rate, '', 1)} / {number(t.consume_rate, '', 1)} msg/s",
-        border=True,
-    )
-    cols[4].metric("DLQ depth", number(t.dlq_depth, " msgs"), border=True)
-    cols[5].metric("Firing alerts", number(t.firing_alerts), border=True)
+    cols[2].metric("Backlog (msgs)", number(t.backlog_messages), border=True)
+    cols[3].metric("In (msg/s)", number(t.produce_rate, "", 1), border=True)
+    cols[4].metric("Out (msg/s)", number(t.consume_rate, "", 1), border=True)
+    cols[5].metric("DLQ depth (msgs)", number(t.dlq_depth), border=True)
+    cols[6].metric("Firing alerts", number(t.firing_alerts), border=True)
     if t.groups_by_status:
         st.caption(
             "Groups by status: " + " · ".join(f"{s} {n}" for s, n in t.groups_by_status.items())

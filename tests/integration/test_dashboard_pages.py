@@ -344,7 +344,7 @@ def open_page(
     at.query_params.update(params)
     at.run()
     if page != "overview":
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -370,8 +370,9 @@ def test_overview_shows_tiles_and_the_worst_group_first(monkeypatch, sources):
     at = open_page(monkeypatch, sources, "overview")
     assert texts(at.warning) == []
     assert metric(at, "Brokers up") == "2 / 2"
-    assert metric(at, "Total backlog") == "462 msgs"
-    assert metric(at, "DLQ depth") == "7 msgs"
+    assert metric(at, "Backlog (msgs)") == "462"
+    assert metric(at, "DLQ depth (msgs)") == "7"
+    assert float(metric(at, "In (msg/s)")) > 0 and float(metric(at, "Out (msg/s)")) > 0
     assert metric(at, "Firing alerts") == "1"
     table = at.dataframe[0].value
     assert table["group"].iloc[0] == "billing"  # STALL and 4.2x its threshold
