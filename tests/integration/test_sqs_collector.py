@@ -21,10 +21,14 @@ import pytest
 import requests
 
 from collector.brokers.sqs import SqsAdapter
+from collector.brokers.sqs_tap import SqsTap
 from collector.brokers.sqs_topology import FlowEdge
 from collector.config import AwsCluster, load_config
 from collector.errors import BrokerAuthError, BrokerUnavailable
 from collector.service import CollectorService
+from collector.tracing.api import classes_of
+from collector.tracing.config import TracingConfig
+from collector.tracing.store import TraceStore
 from demo.aws_emulator import TEST_CREDENTIALS, endpoint_url, start_moto
 from demo.services import free_port
 from tests.conftest import scrape, wait_until
@@ -232,6 +236,42 @@ def test_eventbridge_rule_to_queue_edges(moto):
         assert [(d.dlq, d.source) for d in snap.dead_letters] == [(f"{prefix}-failed", rule)]
     finally:
         reader.close()
+
+
+def test_tap_queue_on_the_same_rule_traces_without_consuming_the_real_queue(moto, tmp_path):
+    sqs, events, prefix = client("sqs", moto), client("events", moto), unique("tap")
+    billing = make_queue(sqs, f"{prefix}-billing")
+    tap = make_queue(sqs, f"{prefix}-tap")
+    events.create_event_bus(Name=prefix)
+    events.put_rule(Name="orders", EventBusName=prefix,
+                    EventPattern=json.dumps({"source": ["shop"]}))  # fmt: skip
+    events.put_targets(Rule="orders", EventBusName=prefix, Targets=[
+        {"Id": "billing", "Arn": arn_of(sqs, billing)}, {"Id": "tap", "Arn": arn_of(sqs, tap)},
+    ])  # fmt: skip
+    correlation = unique("ord")
+    detail = {"correlation_id": correlation, "card": "4111"}
+    events.put_events(Entries=[{"Source": "shop", "DetailType": "OrderPlaced",
+                                "Detail": json.dumps(detail), "EventBusName": prefix}])  # fmt: skip
+    tracing = TracingConfig()
+    store = TraceStore(tmp_path / "traces.db", classes_of(tracing))
+    reader = SqsTap(sqs, tap, "aws", tracing, store, source=prefix, wait_seconds=1)
+    watcher = adapter(moto, queue_prefixes=(prefix,))
+    try:
+        assert wait_until(reader.run_once, 10, "the tap to read the event") == 1
+        (hop,) = store.hops(correlation, 10)
+        assert (hop.broker, hop.source, hop.event_type, hop.service) == (
+            "sqs",
+            prefix,
+            "OrderPlaced",
+            "shop",
+        )
+        assert hop.fields == {}  # the card number was never kept
+        queues = watcher.snapshot(time.time()).queues
+        depth = {q.name: q.ready + q.unacked for q in queues}
+        assert depth == {f"{prefix}-billing": 1, f"{prefix}-tap": 0}  # the copy was deleted
+    finally:
+        store.close()
+        watcher.close()
 
 
 def test_endpoint_down_is_unavailable(aws_env):

@@ -1,0 +1,226 @@
+"""The SQS trace tap: reads a *tap queue* — an extra target of the EventBridge rules being
+traced — and stores one trace hop per event. It never reads the application's queues, because
+an SQS receive hides the message from its real consumer (see docs/aws.md for the options).
+
+What plays the role of message headers (fed to `collector.tracing.headers.parse_headers`):
+
+    1. SQS message attributes (producer-side headers), String or Binary values
+    2. for an EventBridge event, the top-level scalar fields of `detail` whose names the header
+       rules look for (id, event type, service, traceparent, DLQ markers) — nothing else, so no
+       payload is read unless `payload_fields` asks for it
+    3. the envelope: `detail-type` as `event_type`, `source` as `source`
+
+The first non-empty value of a name wins, so producer attributes win over the event body.
+
+Example: a rule delivers {"detail-type": "OrderPlaced", "source": "shop",
+"detail": {"correlation_id": "ord-1", "total": 12}} → Hop(correlation_id="ord-1",
+event_type="OrderPlaced", service="shop", source=<tap source>, partition=-1,
+offset=message_number(MessageId)); `total` is never read.
+
+At-least-once reading, exactly-once storing: a batch (≤ 10 messages) is stored in one
+transaction and only then deleted from the tap queue; a crash in between redelivers it after the
+visibility timeout, and the store drops the duplicates (same MessageId → same hop key).
+Plugging in: build `SqsTap(sqs_client, queue_url, cluster, tracing, store, metrics)` beside the
+Kafka tap in `collector.tracing.service` and `start()`/`stop()` it with them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from collector.tracing.config import TracingConfig
+from collector.tracing.headers import (
+    DLQ_MARKER_HEADERS,
+    DLQ_REASON_HEADERS,
+    DLQ_RETRY_HEADERS,
+    DLQ_SERVICE_HEADERS,
+    HeaderRules,
+    Skipped,
+    Where,
+    allowed_fields,
+    build_hop,
+    parse_headers,
+)
+from collector.tracing.hop import NO_PARTITION, Hop
+from collector.tracing.metrics import TraceMetrics
+from collector.tracing.store import StoreError, TraceStore
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 10  # ReceiveMessage's limit
+
+
+def message_number(message_id: str) -> int:
+    """A stable 63-bit number for the hop key from the SQS MessageId (a redelivery keeps it)."""
+    return int.from_bytes(hashlib.sha256(message_id.encode()).digest()[:8], "big") >> 1
+
+
+def header_names(rules: HeaderRules) -> frozenset[str]:
+    """The names worth copying out of an event's `detail`."""
+    dlq = (*DLQ_MARKER_HEADERS, *DLQ_REASON_HEADERS, *DLQ_RETRY_HEADERS, *DLQ_SERVICE_HEADERS)
+    return frozenset(
+        (*rules.id_headers, *rules.event_type_headers, *rules.service_headers, "traceparent", *dlq)
+    )
+
+
+def event_envelope(body: str) -> dict[str, Any] | None:
+    """The EventBridge event in a message body, or None when the body is not one."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(event, dict) and "detail-type" in event and isinstance(event.get("detail"), dict):
+        return event
+    return None
+
+
+def tap_headers(message: Mapping[str, Any], rules: HeaderRules) -> list[tuple[str, str | bytes]]:
+    """Message attributes, then wanted `detail` fields, then the envelope (see module doc)."""
+    headers: list[tuple[str, str | bytes]] = []
+    for name, attr in (message.get("MessageAttributes") or {}).items():
+        if isinstance(attr, Mapping):
+            value = attr.get("StringValue", attr.get("BinaryValue"))
+            if isinstance(value, str | bytes):
+                headers.append((str(name), value))
+    event = event_envelope(str(message.get("Body", "")))
+    if event is not None:
+        wanted = header_names(rules)
+        for name, value in event["detail"].items():
+            if str(name).lower() in wanted and isinstance(value, str | int | float):
+                headers.append((str(name), str(value)))
+        headers.append(("event_type", str(event.get("detail-type", ""))))
+        headers.append(("source", str(event.get("source", ""))))
+    return headers
+
+
+def produced_at(message: Mapping[str, Any], now: float) -> float:
+    """The event's `time` (when it was put on the bus), else SQS SentTimestamp, else now."""
+    event = event_envelope(str(message.get("Body", "")))
+    if event is not None:
+        try:
+            return datetime.fromisoformat(
+                str(event.get("time", "")).replace("Z", "+00:00")
+            ).timestamp()
+        except ValueError:
+            pass
+    sent = (message.get("Attributes") or {}).get("SentTimestamp")
+    try:
+        return int(sent) / 1000 if sent else now
+    except ValueError:
+        return now
+
+
+def hop_of_message(
+    message: Mapping[str, Any],
+    rules: HeaderRules,
+    cluster: str,
+    source: str,
+    tracing: TracingConfig,
+    now: float,
+) -> Hop | Skipped:
+    parsed = parse_headers(tap_headers(message, rules), rules)
+    if isinstance(parsed, Skipped):
+        return parsed
+    fields: dict[str, str] = {}
+    event = event_envelope(str(message.get("Body", "")))
+    if tracing.payload_fields and event is not None:
+        detail = json.dumps(event["detail"]).encode()
+        fields = allowed_fields(detail, tracing.payload_fields, len(detail))
+    where = Where(
+        broker="sqs",
+        cluster_name=cluster,
+        source=source,
+        partition=NO_PARTITION,
+        offset=message_number(str(message.get("MessageId", ""))),
+        produced_at=produced_at(message, now),
+    )
+    return build_hop(parsed, where, tracing.topic_services, False, fields)
+
+
+class SqsTap:
+    """Long-polls the tap queue on a thread; `run_once` reads, stores and deletes one batch."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        cluster: str,
+        tracing: TracingConfig,
+        store: TraceStore,
+        metrics: TraceMetrics | None = None,
+        source: str = "",  # what the hops say they were read from; "" = the tap queue's name
+        wait_seconds: int = 1,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sqs, self.queue_url, self.cluster = sqs, queue_url, cluster
+        self.tracing, self.store, self.metrics = tracing, store, metrics
+        self.rules = HeaderRules.from_config(tracing)
+        self.source = source or queue_url.rstrip("/").rsplit("/", 1)[-1]
+        self.wait_seconds = wait_seconds
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"sqs-tap-{cluster}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except StoreError as exc:
+                log.error("sqs tap on %s: %s (the batch will be redelivered)", self.cluster, exc)
+                self._stop.wait(1.0)
+            except Exception:  # the tap must outlive a bad poll; the queue keeps the messages
+                log.exception("sqs tap on %s: receive failed", self.cluster)
+                self._stop.wait(1.0)
+
+    def run_once(self) -> int:
+        """Receive ≤ 10 messages, store their hops, then delete them; returns messages read."""
+        answer = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=MAX_BATCH,
+            WaitTimeSeconds=self.wait_seconds,
+            AttributeNames=["SentTimestamp"],
+            MessageAttributeNames=["All"],
+        )
+        messages = answer.get("Messages", [])
+        if not messages:
+            return 0
+        now = self.clock()
+        hops: list[Hop] = []
+        for m in messages:
+            hop = hop_of_message(m, self.rules, self.cluster, self.source, self.tracing, now)
+            if isinstance(hop, Skipped):
+                if self.metrics is not None:
+                    self.metrics.count_skipped(hop.reason)
+            else:
+                hops.append(hop)
+        try:
+            result = self.store.insert_hops(hops)
+        except StoreError:
+            if self.metrics is not None:
+                self.metrics.set_store_up(False)
+            raise  # not deleted: SQS redelivers after the visibility timeout
+        if self.metrics is not None:
+            self.metrics.set_store_up(True)
+            self.metrics.observe(result)
+            self.metrics.count_ingest("sqs", self.cluster, {self.source: len(hops)})
+        self.sqs.delete_message_batch(
+            QueueUrl=self.queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ],
+        )
+        return len(messages)
