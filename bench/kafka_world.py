@@ -1,0 +1,144 @@
+"""Kafka benchmark world: Tansu behind the latency proxy, 100 topics x 10 partitions, N groups.
+
+Tansu listens on one port and *advertises the proxy's*, so after bootstrap every client (set-up
+included) talks to it through the proxy, as to a broker a few milliseconds away. Producers send
+one record per batch (Tansu's ListOffsets quirk, see ENVIRONMENT.md). Groups commit with the admin
+API (OffsetCommit without joining: no rebalance wait), so N groups cost N small requests.
+
+Group g commits offset 1 + g % 3 on every partition of topic g % TOPICS (records per partition:
+3), so a third of the groups are caught up and the rest lag by 1 or 2 messages per partition.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from bench.latency_proxy import LatencyProxy
+from demo.services import (
+    ManagedProcess,
+    ServiceError,
+    free_port,
+    require_free_port,
+    tansu_binary,
+    wait_for_port,
+)
+
+TOPICS = 100
+PARTITIONS = 10
+RECORDS_PER_PARTITION = 3
+COMMITS_IN_FLIGHT = 200  # set-up only: bounded so the broker is not flooded
+
+
+def topic_name(i: int) -> str:
+    return f"bench-t{i:03d}"
+
+
+def group_name(g: int) -> str:
+    return f"bench-g{g:05d}"
+
+
+def group_commit(g: int) -> tuple[str, dict[int, int]]:
+    """Group g's topic and committed offsets: topic g % TOPICS, offset 1 + g % 3 everywhere."""
+    return topic_name(g % TOPICS), {p: 1 + g % 3 for p in range(PARTITIONS)}
+
+
+def start_tansu_behind(port: int, advertised_port: int, workdir: Path, name: str) -> ManagedProcess:
+    """Tansu on 127.0.0.1:port advertising 127.0.0.1:advertised_port (where the proxy listens)."""
+    require_free_port(port, name)
+    proc = ManagedProcess(
+        name,
+        [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            f"tcp://127.0.0.1:{port}",
+            "--advertised-listener-url",
+            f"tcp://127.0.0.1:{advertised_port}",
+        ],
+        workdir / f"{name}.log",
+    ).start()
+    try:
+        wait_for_port(port, 10)
+    except ServiceError as exc:
+        proc.stop()
+        raise ServiceError(f"{name} did not start: {exc}\n{proc.log_tail()}") from exc
+    return proc
+
+
+@dataclass
+class KafkaWorld:
+    """A running broker + proxy with the topics produced and `groups` groups committed."""
+
+    workdir: Path
+    delay_seconds: float
+    groups: int = 0
+    proxy: LatencyProxy | None = None
+    broker: ManagedProcess | None = None
+    _admin: AdminClient | None = field(default=None, repr=False)
+
+    @property
+    def bootstrap(self) -> str:
+        """The address clients under test use: the proxy."""
+        assert self.proxy is not None
+        return f"127.0.0.1:{self.proxy.port}"
+
+    def start(self) -> KafkaWorld:
+        port = free_port()
+        self.proxy = LatencyProxy(port, self.delay_seconds).start()
+        self.broker = start_tansu_behind(port, self.proxy.port, self.workdir, f"tansu-bench-{port}")
+        self._admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        self._create_topics()
+        self._produce()
+        return self
+
+    def stop(self) -> None:
+        self._admin = None
+        if self.broker is not None:
+            self.broker.stop()
+        if self.proxy is not None:
+            self.proxy.stop()
+
+    def grow_to(self, groups: int) -> None:
+        """Commit offsets for groups [self.groups, groups) so that `groups` groups exist."""
+        assert self._admin is not None
+        pending: list[Future[Any]] = []
+        for g in range(self.groups, groups):
+            topic, offsets = group_commit(g)
+            req = ConsumerGroupTopicPartitions(
+                group_name(g), [TopicPartition(topic, p, o) for p, o in offsets.items()]
+            )
+            pending.extend(self._admin.alter_consumer_group_offsets([req]).values())
+            if len(pending) >= COMMITS_IN_FLIGHT:
+                for fut in pending:
+                    fut.result(60)
+                pending = []
+        for fut in pending:
+            fut.result(60)
+        self.groups = max(self.groups, groups)
+
+    def _create_topics(self) -> None:
+        assert self._admin is not None
+        futures = self._admin.create_topics(
+            [NewTopic(topic_name(i), PARTITIONS, 1) for i in range(TOPICS)]
+        )
+        for fut in futures.values():
+            fut.result(60)
+
+    def _produce(self) -> None:
+        producer = Producer(
+            {"bootstrap.servers": self.bootstrap, "batch.num.messages": 1, "linger.ms": 0}
+        )
+        for i in range(TOPICS):
+            for p in range(PARTITIONS):
+                for _ in range(RECORDS_PER_PARTITION):
+                    producer.produce(topic_name(i), b"x", partition=p)
+                    producer.poll(0)
+        left = producer.flush(120)
+        if left:
+            raise ServiceError(f"{left} benchmark records were not delivered")
