@@ -55,7 +55,8 @@ class ClusterPoller:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
         self.adapter.close()
 
     def poll_once(self) -> ClusterView:
