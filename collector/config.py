@@ -163,7 +163,7 @@ class Config:
     thresholds: Thresholds = Thresholds()
     status_window: StatusWindow = StatusWindow()
     webhook_history: int = 500
-    tracing: TracingConfig = TracingConfig()
+    tracing: TracingConfig = field(default_factory=TracingConfig)
 
 
 def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> Config:
