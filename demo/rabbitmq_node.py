@@ -79,6 +79,21 @@ class RabbitMQNode:
         """Stop only the management plugin: its HTTP listener goes away, AMQP keeps running."""
         self.rabbitmqctl("eval", "application:stop(rabbitmq_management).")
 
+    def restart(self, graceful: bool = True) -> None:
+        """Stop the node and start it again on the same ports, name and data directory.
+
+        Durable queues and persistent (confirmed) messages survive; statistics such as
+        `message_stats.publish` start again from zero, as after any broker restart.
+        """
+        self.stop(graceful)
+        old = self.process
+        self.process = ManagedProcess(old.name, old.argv, old.log_path, env=self.env).start()
+        try:
+            _wait_ready(self)
+        except ServiceError:
+            self.stop(graceful=False)
+            raise
+
     def stop(self, graceful: bool = True) -> None:
         """Stop the node we started (and nothing else); idempotent.
 

@@ -14,6 +14,7 @@ Expected backlogs are exact because we publish, get, ack, reject and hold known 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import time
@@ -129,7 +130,8 @@ def traffic(node: RabbitMQNode) -> Iterator[pika.BlockingConnection]:
     holder.process_data_events(time_limit=0.2)
     conn.close()
     yield holder
-    holder.close()
+    with contextlib.suppress(pika.exceptions.AMQPError):  # gone if the node was restarted
+        holder.close()
 
 
 def adapter(node: RabbitMQNode, **overrides: object) -> RabbitMQAdapter:
@@ -343,3 +345,58 @@ def test_wrong_password_shows_as_auth_failed_and_down(node: RabbitMQNode) -> Non
     cluster = frozenset({("broker", "rabbitmq"), ("cluster_name", "test")})
     assert metrics[("eventscope_collector_up", cluster)] == 0
     assert metrics[("eventscope_collector_auth_failed", cluster)] == 1
+
+
+# Keep this test LAST in the module: it restarts the shared node, and the non-durable queues
+# and the holding consumer of the tests above do not survive a restart.
+def test_counters_survive_a_broker_restart(node: RabbitMQNode, snapshot: ClusterSnapshot) -> None:
+    def publish(count: int) -> None:
+        conn = pika.BlockingConnection(pika.URLParameters(node.amqp_url))
+        ch = conn.channel()
+        ch.confirm_delivery()  # confirmed persistent messages are on disk before the kill
+        ch.queue_declare("survivor", durable=True)
+        for _ in range(count):
+            ch.basic_publish("", "survivor", b"{}", pika.BasicProperties(delivery_mode=2))
+        conn.close()
+
+    watcher = adapter(node)
+
+    def survivor(published: int) -> None:
+        def read() -> QueueSample | None:
+            try:
+                return by_name(watcher.snapshot(time.time())).get("survivor")
+            except BrokerUnavailable:
+                return None
+
+        settle(read, lambda q: q is not None and q.published_total == published, timeout=30)
+
+    poller = ClusterPoller(adapter(node), 15.0, ViewSettings())
+    produced = ("eventscope_produced_messages_total", "topic", "survivor")
+
+    def produced_total() -> float:
+        return next(
+            v
+            for (name, labels), v in exposition(poller).items()
+            if name == produced[0] and (produced[1], produced[2]) in labels
+        )
+
+    publish(4)
+    survivor(published=4)
+    poller.poll_once()
+    assert produced_total() == 4
+
+    node.stop(graceful=False)
+    down = poller.poll_once()
+    assert (down.up, down.auth_failed) == (False, False)
+    assert produced_total() == 4  # a failed poll keeps the counter, it does not reset it
+    node.restart(graceful=False)
+    publish(2)  # the broker's publish count starts again from 0, so it now says 2
+    survivor(published=2)
+    poller.poll_once()
+    watcher.close()
+    poller.adapter.close()
+    view = poller.view
+    assert view is not None and view.up
+    assert produced_total() == 6  # 4 before the restart + 2 after, never going backwards
+    lag = next(row for row in view.lags if row.group == "survivor")
+    assert lag.messages == 6  # the 4 persistent messages survived the restart
