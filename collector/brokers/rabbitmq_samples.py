@@ -8,7 +8,7 @@ The mapping (see docs/rabbitmq.md for the why):
     published_total = message_stats.publish           (cumulative; resets on broker restart)
     acked_total     = message_stats.ack + deliver_no_ack + get_no_ack
     head_timestamp  = head_message_timestamp           (only when publishers set `timestamp`)
-    utilisation     = consumer_utilisation (named consumer_capacity from 3.10 on; either is read)
+    utilisation     = consumer_utilisation (or consumer_capacity); None without consumers
     name            = `<queue>` in vhost "/", `<vhost>/<queue>` elsewhere
 
 A missing `message_stats` means nothing was published or consumed since the queue (or the
@@ -109,7 +109,7 @@ def queue_sample(
         published_total=_count(stats.get("publish")),
         acked_total=sum(_count(stats.get(k)) for k in CONSUMED_STATS),
         head_timestamp=head if head is not None and head > 0 else None,
-        utilisation=_number(item.get("consumer_utilisation", item.get("consumer_capacity"))),
+        utilisation=_utilisation(item) if consumers else None,
         vhost=str(item.get("vhost", "/")),
         is_dlq=is_dlq,
         dlq_sources=tuple(fed_by),
@@ -128,6 +128,16 @@ def source_by_name(vhost: str, dlq: str, names: set[tuple[str, str]]) -> str:
         if (vhost, name) in names:
             return display_name(vhost, name)
     return ""
+
+
+def _utilisation(item: Mapping[str, Any]) -> float | None:
+    """`consumer_utilisation`, or its newer name `consumer_capacity`.
+
+    Only asked for queues with consumers: RabbitMQ reports 0 for a queue without any, which
+    means "no one", not "slow consumers".
+    """
+    value = item.get("consumer_utilisation")
+    return _number(item.get("consumer_capacity") if value is None else value)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

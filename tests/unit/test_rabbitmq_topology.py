@@ -207,7 +207,7 @@ def test_build_samples_maps_fields_and_names() -> None:
             message_stats={"publish": 100, "ack": 80, "deliver_no_ack": 5, "get_no_ack": 1},
             arguments={"x-dead-letter-exchange": "dlx"},
         ),
-        item("parked", messages_ready=4, messages_unacknowledged=0, consumers=0),
+        item("parked", messages_ready=4, consumers=0, consumer_utilisation=0),
         item("orders", vhost="shop", messages_ready=1, consumers=0, head_message_timestamp=None),
         item("s", type="stream", messages_ready=99),
         item("amq.gen-1", messages_ready=1),
@@ -231,6 +231,7 @@ def test_build_samples_maps_fields_and_names() -> None:
         0,
     )
     assert by_name["parked"].is_dlq and by_name["parked"].dlq_sources == ("orders",)
+    assert by_name["parked"].utilisation is None  # RabbitMQ's 0 without consumers means no one
     assert [(d.dlq, d.source, d.depth) for d in dead] == [("parked", "orders", 4)]
 
 
