@@ -88,9 +88,24 @@ class ClusterPoller:
         return self.view
 
     def _failed(self, now: float, exc: BaseException) -> ClusterView:
+        """collector_up=0 for this cluster; its last known lag stays, flat, until it is back.
+
+        Keeping the last values (rather than dropping the series) lets the broker-unreachable
+        alert inhibit the cluster's lag alerts instead of every lag alert resolving and then
+        firing again when the broker returns. `last_success_timestamp` says how old they are.
+        """
         auth = isinstance(exc, BrokerAuthError)
         message = str(exc) or type(exc).__name__
         self._log_state(False, message)
+        if self.view is not None and self.view.last_success_at is not None:
+            return replace(
+                self.view,
+                up=False,
+                auth_failed=auth,
+                polled_at=now,
+                error=message,
+                phase_seconds={},
+            )
         return ClusterView(
             broker=self.adapter.broker,
             cluster=self.adapter.cluster,

@@ -39,6 +39,12 @@ def add_demo_parser(sub: Any, run: Callable[[argparse.Namespace], int]) -> None:
     p.add_argument("--rabbitmq-management", default="http://127.0.0.1:15672")
     p.add_argument("--rabbitmq-vhost", default=DEMO_VHOST, help="the demo's own vhost")
     p.add_argument("--no-dashboard", action="store_true")
+    p.add_argument(
+        "--alert-for-cap",
+        type=int,
+        default=30,
+        help="cap every alert's `for:` at this many seconds in the demo's copy of the rules",
+    )
     p.set_defaults(func=run, demo_command=None)
     demo_sub = p.add_subparsers(dest="demo_command")
     ctl = demo_sub.add_parser(

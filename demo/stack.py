@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+import yaml
 
 from demo.services import (
     ManagedProcess,
@@ -128,6 +130,32 @@ def fill(template: Path, target: Path, values: dict[str, str]) -> Path:
     return target
 
 
+def demo_rules(workdir: Path, cap_seconds: int) -> str:
+    """Copy alerts/*.rules.yml with every `for:` capped, so the demo shows alerts within a minute.
+
+    The production rules are unchanged; only the demo's copy waits at most `cap_seconds`.
+    """
+    out = workdir / "rules"
+    out.mkdir(exist_ok=True)
+    for src in sorted((REPO / "alerts").glob("*.rules.yml")):
+        doc = yaml.safe_load(src.read_text())
+        for group in doc.get("groups", []):
+            for rule in group.get("rules", []):
+                if "for" in rule and duration_seconds(str(rule["for"])) > cap_seconds:
+                    rule["for"] = f"{cap_seconds}s"
+        (out / src.name).write_text(yaml.safe_dump(doc, sort_keys=False))
+    return str(out / "*.rules.yml")
+
+
+def duration_seconds(text: str) -> float:
+    """Prometheus duration → seconds: `90s` → 90, `2m` → 120, `1h30m` → 5400."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+    parts = re.findall(r"(\d+)(ms|[smhdwy])", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    return sum(int(n) * units[u] for n, u in parts)
+
+
 def ensure_vhost(management: str, vhost: str) -> None:
     """Create the demo's own vhost on the local RabbitMQ so its queues stay out of others' way."""
     auth = ("guest", os.environ.get("EVENTSCOPE_DEMO_RABBITMQ_PASSWORD", "guest"))
@@ -203,7 +231,7 @@ def start_stack(args: argparse.Namespace) -> Stack:
             {
                 "__COLLECTOR_TARGET__": f"127.0.0.1:{p['collector_port']}",
                 "__ALERTMANAGER_TARGET__": f"127.0.0.1:{p['alertmanager_port']}",
-                "__RULES_GLOB__": str(REPO / "alerts" / "*.rules.yml"),
+                "__RULES_GLOB__": demo_rules(workdir, args.alert_for_cap),
             },
         )
         log.info("starting Prometheus on %s", stack.url("prometheus_port"))

@@ -100,6 +100,9 @@ class DemoStack:
         self.proc, self.workdir, self.vhost = proc, workdir, vhost
         self.urls: dict[str, str] = json.loads((workdir / "state.json").read_text())["urls"]
 
+    def state(self) -> dict:
+        return json.loads((self.workdir / "state.json").read_text())
+
     def ctl(self, knob: str, **args: object) -> dict:
         resp = requests.post(f"{self.urls['control']}/{knob}", json=args, timeout=10)
         resp.raise_for_status()

@@ -1,0 +1,123 @@
+"""Alerts end to end on the demo stack, driven by its fault knobs, with the delivery time measured.
+
+The demo's copy of the rules caps `for:` at 30 s (see `demo.stack.demo_rules`); scrape and
+evaluation run every 5 s, the collector polls every 2 s. Each test prints the fault-to-webhook
+time (`pytest -s` shows them; docs/alerts.md records measured figures).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+import requests
+
+from tests.conftest import DemoStack, wait_until
+
+pytestmark = pytest.mark.service
+
+
+def delivered(stack: DemoStack, alertname: str, status: str, since: float, **labels: str):
+    """Alerts named `alertname` with `labels`, notified with `status` after `since`."""
+    found = []
+    for n in stack.notifications():
+        if n["received_at"] < since:
+            continue
+        for a in n["alerts"]:
+            lbl = a["labels"]
+            wanted = lbl["alertname"] == alertname and a["status"] == status
+            if wanted and all(lbl.get(k) == v for k, v in labels.items()):
+                found.append(a)
+    return found
+
+
+def test_stopped_consumer_fires_then_resolves(demo_stack: DemoStack):
+    started = time.time()
+    demo_stack.ctl("stop", service="payment-service")
+    try:
+        alerts = wait_until(
+            lambda: delivered(
+                demo_stack, "ConsumerGroupStopped", "firing", started,
+                cluster_name="demo-kafka", group="payment-service",
+            ),
+            180,
+            "ConsumerGroupStopped for payment-service at the webhook",
+        )  # fmt: skip
+        print(f"\nconsumer stopped -> notification: {time.time() - started:.0f} s")
+        assert alerts[0]["labels"]["severity"] in {"warning", "critical"}
+    finally:
+        restarted = time.time()
+        demo_stack.ctl("start", service="payment-service")
+    wait_until(
+        lambda: delivered(
+            demo_stack, "ConsumerGroupStopped", "resolved", restarted,
+            cluster_name="demo-kafka", group="payment-service",
+        ),
+        180,
+        "the resolved notification after restarting payment-service",
+    )  # fmt: skip
+    print(f"consumer restarted -> resolved: {time.time() - restarted:.0f} s")
+
+
+def test_poison_burst_fires_dlq_growing(demo_stack: DemoStack):
+    started = time.time()
+    demo_stack.ctl("poison", rate=1.0)
+    demo_stack.ctl("burst", orders=30)
+    try:
+        alerts = wait_until(
+            lambda: delivered(demo_stack, "DeadLetterQueueGrowing", "firing", started),
+            180,
+            "DeadLetterQueueGrowing at the webhook",
+        )
+        print(f"\npoison burst -> notification: {time.time() - started:.0f} s")
+        assert {a["labels"]["source"] for a in alerts} - {""}, "the DLQ's source is labelled"
+    finally:
+        demo_stack.ctl("poison", rate=0.02)
+
+
+def test_paused_broker_fires_unreachable_and_inhibits_lag_alerts(demo_stack: DemoStack):
+    # the slow group's lag alert is firing on the Kafka cluster before the fault
+    wait_until(
+        lambda: delivered(demo_stack, "ConsumerLagHigh", "firing", 0, cluster_name="demo-kafka"),
+        180,
+        "ConsumerLagHigh on demo-kafka before the fault",
+    )
+    pid = int(demo_stack.state()["pids"]["tansu"])
+    started = time.time()
+    os.kill(pid, signal.SIGSTOP)  # requests hang rather than fail: the harder case
+    try:
+        wait_until(
+            lambda: delivered(
+                demo_stack, "EventscopeBrokerUnreachable", "firing", started,
+                cluster_name="demo-kafka",
+            ),
+            180,
+            "EventscopeBrokerUnreachable for demo-kafka at the webhook",
+        )  # fmt: skip
+        print(f"\nbroker paused -> notification: {time.time() - started:.0f} s")
+        am = demo_stack.urls["alertmanager"]
+        lag = [
+            a
+            for a in requests.get(f"{am}/api/v2/alerts", timeout=10).json()
+            if a["labels"]["alertname"] == "ConsumerLagHigh"
+            and a["labels"].get("cluster_name") == "demo-kafka"
+        ]
+        assert lag, "the lag alert is still active in Alertmanager"
+        assert all(a["status"]["inhibitedBy"] for a in lag), lag
+        assert not delivered(
+            demo_stack, "ConsumerLagHigh", "firing", started, cluster_name="demo-kafka"
+        )
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    resumed = time.time()
+    wait_until(
+        lambda: delivered(
+            demo_stack, "EventscopeBrokerUnreachable", "resolved", resumed,
+            cluster_name="demo-kafka",
+        ),
+        180,
+        "the broker alert resolving after the broker resumed",
+    )  # fmt: skip
+    print(f"broker resumed -> resolved: {time.time() - resumed:.0f} s")
