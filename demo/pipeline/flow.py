@@ -90,8 +90,17 @@ def payment_fails(order_id: str, rates: FlowRates) -> bool:
     return stable_fraction(order_id + "/payment") < rates.payment_failure
 
 
+TRANSIENT_ATTEMPTS = 2  # glitches hit the first two attempts at most: the third succeeds
+
+
 def is_transient_failure(event_id: str, service: str, attempt: int, rates: FlowRates) -> bool:
-    """Whether attempt `attempt` (1-based) of `service` on `event_id` hits a simulated glitch."""
+    """Whether attempt `attempt` (1-based) of `service` on `event_id` hits a simulated glitch.
+
+    Only attempts 1 and 2 can fail, so with 2 or more retries a glitch never dead-letters an
+    event: the DLQs hold poison and unreadable messages only, and outcomes stay predictable.
+    """
+    if attempt > TRANSIENT_ATTEMPTS:
+        return False
     return stable_fraction(f"{event_id}/{service}/{attempt}") < rates.transient
 
 

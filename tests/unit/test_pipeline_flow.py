@@ -20,6 +20,7 @@ from demo.pipeline.flow import (
     expected_event_types,
     expected_outcome,
     has_shortage,
+    is_transient_failure,
     new_order,
     payment_fails,
     react,
@@ -105,6 +106,16 @@ def test_decisions_are_stable_and_near_their_rates():
     assert 0.13 < failures < 0.17
     assert [has_shortage(i, rates) for i in ids] == [has_shortage(i, rates) for i in ids]
     assert stable_fraction("x") == stable_fraction("x") != stable_fraction("y")
+
+
+def test_transient_failures_follow_the_rate_and_spare_the_third_attempt():
+    rates = FlowRates(transient=0.05)
+    ids = [f"e-{n}" for n in range(4000)]
+    first = sum(is_transient_failure(i, "payment-service", 1, rates) for i in ids) / len(ids)
+    assert 0.04 < first < 0.06
+    always = FlowRates(transient=1.0)
+    assert is_transient_failure("e-1", "payment-service", 2, always)
+    assert not is_transient_failure("e-1", "payment-service", 3, always)
 
 
 def test_derived_event_id_is_the_same_on_redelivery_and_differs_per_type():
