@@ -12,8 +12,10 @@ The mapping (see docs/rabbitmq.md for the why):
     name            = `<queue>` in vhost "/", `<vhost>/<queue>` elsewhere
 
 A missing `message_stats` means nothing was published or consumed since the queue (or the
-broker) started, so both totals are 0. Streams are skipped: they keep messages after
-consumption, so ready + unacked is no backlog there.
+broker) started, so both totals are 0. A missing `messages_ready` means the broker has not
+reported the queue's depth yet (it was declared since the last statistics round): such a queue
+is left out of this poll rather than reported with a false backlog of 0. Streams are skipped:
+they keep messages after consumption, so ready + unacked is no backlog there.
 """
 
 from __future__ import annotations
@@ -78,8 +80,8 @@ def build_samples(
     dead_letters: list[DeadLetterSample] = []
     for item, topo in zip(raw, topology, strict=True):
         label = display_name(topo.vhost, topo.name)
-        if not selection.wanted(topo.name, label):
-            continue
+        if not selection.wanted(topo.name, label) or "messages_ready" not in item:
+            continue  # no depth yet (a queue declared since the last stats round) is not 0
         fed_by = sorted(display_name(*s) for s in sources.get(topo.key, ()))
         is_dlq = bool(fed_by) or matches_any(topo.name, selection.dlq_patterns)
         sample = queue_sample(item, label, fed_by, is_dlq)

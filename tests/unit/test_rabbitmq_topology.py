@@ -239,7 +239,7 @@ def test_pattern_dlq_source_by_name_and_selection() -> None:
     raw = [
         item("pay"),
         item("pay.dlq", messages_ready=2),
-        item("dlq.ghost", messages_unacknowledged=1),
+        item("dlq.ghost", messages_ready=0, messages_unacknowledged=1),
     ]
     selection = QueueSelection(include=("*",), exclude=("pay",))
     queues, dead = build_samples(raw, {}, default_bindings(("/", "pay")), selection)
@@ -268,3 +268,9 @@ def test_selection_matches_vhost_label() -> None:
 )
 def test_source_by_name(dlq: str, expected: str) -> None:
     assert source_by_name("/", dlq, {("/", "orders")}) == expected
+
+
+def test_a_queue_without_reported_depth_is_left_out_not_zero() -> None:
+    raw = [item("fresh"), item("known", messages_ready=0)]
+    queues, _ = build_samples(raw, {}, [], QueueSelection())
+    assert [q.name for q in queues] == ["known"]
