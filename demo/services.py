@@ -209,3 +209,24 @@ def _wait_ready(proc: ManagedProcess, url: str, timeout: float) -> None:
     except ServiceError as exc:
         proc.stop()
         raise ServiceError(f"{proc.name} did not become ready: {exc}\n{proc.log_tail()}") from exc
+
+
+def start_demo_pipeline(
+    workdir: Path,
+    control_port: int,
+    kafka: str = "",
+    rabbitmq: str = "",
+    extra_args: Sequence[str] = (),
+) -> ManagedProcess:
+    """Run `python -m demo.pipeline` against the given brokers; ready when its control
+    endpoint answers on 127.0.0.1:control_port. SIGTERM (`stop()`) ends it within a second."""
+    import sys  # local: the only launcher that runs a Python module
+
+    require_free_port(control_port, "the demo pipeline's control endpoint")
+    argv = [sys.executable, "-m", "demo.pipeline", "--control", f"127.0.0.1:{control_port}"]
+    argv += ["--kafka", kafka] if kafka else []
+    argv += ["--rabbitmq", rabbitmq] if rabbitmq else []
+    proc = ManagedProcess("demo-pipeline", [*argv, *extra_args], workdir / "demo-pipeline.log")
+    proc.start()
+    _wait_ready(proc, f"http://127.0.0.1:{control_port}/status", 30)
+    return proc

@@ -38,7 +38,7 @@ from demo.pipeline.control import send
 from demo.pipeline.events import STREAM_BY_TYPE, STREAMS, WEB_FRONTEND
 from demo.pipeline.flow import FlowRates, expected_event_types
 from demo.pipeline.tracing import Tracing
-from demo.services import free_port, start_tansu
+from demo.services import free_port, start_demo_pipeline, start_tansu
 
 pytestmark = pytest.mark.service
 
@@ -537,25 +537,9 @@ def test_every_analytics_group_consumes_the_interaction_stream(settled, admin):
 
 
 def test_module_entry_runs_until_sigterm_and_stops_promptly(vhost, tap):
-    argv = [
-        sys.executable,
-        "-m",
-        "demo.pipeline",
-        "--only",
-        "rabbitmq",
-        "--rabbitmq",
-        amqp_url(vhost),
-        "--rabbitmq-prefix",
-        "sub.",
-        "--orders",
-        "3",
-        "--rate",
-        "10",
-        "--interaction-rate",
-        "2",
-        "--seed",
-        "1",
-    ]
+    argv = [sys.executable, "-m", "demo.pipeline", "--only", "rabbitmq", "--rabbitmq",
+            amqp_url(vhost), "--rabbitmq-prefix", "sub.", "--orders", "3", "--rate", "10",
+            "--interaction-rate", "2", "--seed", "1"]  # fmt: skip
     proc = subprocess.Popen(
         argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
@@ -563,13 +547,7 @@ def test_module_entry_runs_until_sigterm_and_stops_promptly(vhost, tap):
         line = proc.stdout.readline()
         assert line.startswith("control: http://127.0.0.1:"), line
         url = line.split(" ", 1)[1].strip()
-        wait_for(
-            "3 orders to end",
-            lambda: (
-                (v := send(url, "status")["brokers"]["rabbitmq"])["orders_placed"] == 3
-                and v["orders_open"] == 0
-            ),
-        )
+        wait_for("3 orders to end", lambda: orders_ended(url, "rabbitmq", 3))
         assert "kafka" not in send(url, "status")["brokers"]
         assert queue_counts(tap, "sub.payment-service")[1] == 1
         proc.send_signal(signal.SIGTERM)
@@ -579,3 +557,22 @@ def test_module_entry_runs_until_sigterm_and_stops_promptly(vhost, tap):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def orders_ended(url: str, broker: str, orders: int) -> bool:
+    view = send(url, "status")["brokers"][broker]
+    return view["orders_placed"] == orders and view["orders_open"] == 0
+
+
+def test_the_launcher_starts_it_ready_and_stops_it(vhost, tap, tmp_path):
+    port = free_port()
+    extra = ["--rabbitmq-prefix", "launched.", "--orders", "2", "--interaction-rate", "1"]
+    proc = start_demo_pipeline(tmp_path, port, rabbitmq=amqp_url(vhost), extra_args=extra)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for("2 orders to end", lambda: orders_ended(url, "rabbitmq", 2))
+        proc.stop(timeout=5)
+        assert proc.popen.returncode == 0, proc.log_tail()
+        assert queue_counts(tap, "launched.payment-service")[1] == 0
+    finally:
+        proc.stop()
