@@ -30,6 +30,9 @@ from collector.tracing.api import classes_of
 from collector.tracing.config import TracingConfig
 from collector.tracing.store import TraceStore
 from demo.aws_emulator import TEST_CREDENTIALS, endpoint_url, start_moto
+from demo.aws_pipeline import AwsPipeline, AwsSettings, bus_name
+from demo.pipeline.config import PipelineConfig
+from demo.pipeline.events import ALL_CONSUMERS
 from demo.services import free_port
 from tests.conftest import scrape, wait_until
 from tests.kafka_world import unique
@@ -382,3 +385,36 @@ def test_dead_aws_endpoint_is_down_while_kafka_stays_up(tansu, aws_env, tmp_path
         assert value(m, "eventscope_collector_auth_failed", broker="sqs", cluster_name="aws") == 0.0
     finally:
         service.stop()
+
+
+def test_demo_order_flow_on_eventbridge_and_sqs(moto):
+    """The demo's services on EventBridge + SQS: every order ends as the ground truth says, and
+    the collector sees bus → rule → queue for each service and the parked (DLQ) messages."""
+    aws = AwsSettings(endpoint_url=moto, prefix=unique("demo") + "-")
+    config = PipelineConfig(order_rate=10, interaction_rate=1, orders=6, poison_rate=0.3, seed=3)
+    pipeline = AwsPipeline(config, aws).start()
+    try:
+
+        def ended() -> dict | None:
+            status = pipeline.status()
+            done = status["orders_placed"] == 6 and status["orders_open"] == 0
+            return status if done else None
+
+        status = wait_until(ended, 45, "every demo order to end")
+        assert status["terminal"] == status["expected"]
+        assert status["expected"]["dead_lettered"] >= 1  # the seed places poison orders
+    finally:
+        pipeline.stop()
+    bus = bus_name(aws)
+    reader = adapter(moto, queue_prefixes=(aws.prefix,), event_buses=(bus,))
+    try:
+        snap = reader.snapshot(time.time())
+        for service in ALL_CONSUMERS:
+            rule = f"rule:{bus}/{aws.prefix}{service}"
+            assert FlowEdge(f"bus:{bus}", rule, "routes") in reader.flow_edges
+            assert FlowEdge(rule, f"queue:{aws.prefix}{service}", "delivers") in reader.flow_edges
+        parked = {d.source: d.depth for d in snap.dead_letters}
+        dead = status["services"]["inventory-service"]["dead_lettered"]
+        assert parked[f"{aws.prefix}inventory-service"] == dead
+    finally:
+        reader.close()
