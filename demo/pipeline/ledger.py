@@ -26,10 +26,15 @@ class Ledger:
             b: defaultdict(Counter) for b in brokers
         }
         self._published: dict[str, Counter[str]] = {b: Counter() for b in brokers}
+        self._journeys: dict[str, dict[str, tuple[str, ...]]] = {b: {} for b in brokers}
 
-    def order_placed(self, broker: str, correlation_id: str, expected: Outcome) -> None:
+    def order_placed(
+        self, broker: str, correlation_id: str, expected: Outcome, journey: tuple[str, ...] = ()
+    ) -> None:
+        """Record a new order, the end it must reach and the event types it must show."""
         with self._lock:
             self._expected[broker][correlation_id] = expected
+            self._journeys[broker][correlation_id] = journey
 
     def published(self, broker: str, service: str, event_type: str) -> None:
         with self._lock:
@@ -76,6 +81,7 @@ class Ledger:
                         "expected": _group(expected),
                         "terminal": _group(reached),
                         "conflicts": list(self._conflicts[broker]),
+                        "journeys": {c: list(j) for c, j in self._journeys[broker].items()},
                     }
                 out[broker] = view
             return out

@@ -25,6 +25,7 @@ from demo.pipeline.flow import (
     UnknownProduct,
     batch_window_open,
     derived_event_id,
+    expected_event_types,
     expected_outcome,
     is_transient_failure,
     new_order,
@@ -216,7 +217,8 @@ def run_order_source(ctx: Context) -> None:
         correlation_id, body = new_order(rng, ctx.knobs.poison_rate())
         event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         expected = expected_outcome(body, ctx.config.rates)
-        ctx.ledger.order_placed(ctx.broker, correlation_id, expected)
+        journey = expected_event_types(body, ctx.config.rates)
+        ctx.ledger.order_placed(ctx.broker, correlation_id, expected, journey)
         event = ev.Event(event_id, "OrderPlaced", correlation_id, ev.ORDER_SERVICE, _now_ms(), body)
         _publish_new(ctx, link, event)
         placed += 1

@@ -249,8 +249,9 @@ def test_every_order_ends_once_as_the_ground_truth_says(settled):
         assert sorted(terminal_ids) == view["ids"]["placed"]  # each order in exactly one state
 
 
-def check_journeys(events: list[dict[str, Any]], placed: list[str]) -> None:
+def check_journeys(events: list[dict[str, Any]], view: dict[str, Any]) -> None:
     """Each order's events: exactly its expected types, one correlation ID, one trace."""
+    placed = view["ids"]["placed"]
     by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
         by_order[event["correlation_id"]].append(event)
@@ -259,6 +260,7 @@ def check_journeys(events: list[dict[str, Any]], placed: list[str]) -> None:
         order = next(e["body"] for e in journey if e["event_type"] == "OrderPlaced")
         types = sorted({(e["event_type"], e["body"]["event_id"]) for e in journey})
         assert [t for t, _ in types] == sorted(expected_event_types(order, RATES)), correlation_id
+        assert [t for t, _ in types] == sorted(view["ids"]["journeys"][correlation_id])
         traces = {TRACEPARENT.match(e["traceparent"]).group(1) for e in journey}
         assert len(traces) == 1, f"{correlation_id} spans traces {traces}"
         assert all(e["body"]["order_id"] == order["order_id"] for e in journey)
@@ -273,7 +275,7 @@ def test_kafka_topics_hold_each_journey_with_headers_and_one_trace(settled, tans
             assert record["key"].decode() == record["value"]["order_id"]  # keyed by order ID
             assert headers["source"] == STREAM_BY_TYPE[headers["event_type"]].producer
             events.append({**headers, "body": record["value"]})
-    check_journeys(events, settled["kafka"]["ids"]["placed"])
+    check_journeys(events, settled["kafka"])
 
 
 def test_rabbitmq_messages_carry_properties_headers_and_one_trace(settled, rabbit_messages):
@@ -286,7 +288,7 @@ def test_rabbitmq_messages_carry_properties_headers_and_one_trace(settled, rabbi
         assert abs(props.timestamp * 1000 - headers["timestamp_in_ms"]) < 1000
         assert props.app_id == headers["source"]
         events.append({**{k: str(v) for k, v in headers.items()}, "body": body})
-    check_journeys(events, settled["rabbitmq"]["ids"]["placed"])
+    check_journeys(events, settled["rabbitmq"])
 
 
 def test_each_service_continues_the_trace_of_the_event_it_consumed(

@@ -100,7 +100,7 @@ def test_knobs_change_and_refuse_bad_values():
 
 def test_ledger_counts_outcomes_and_flags_a_second_different_end():
     ledger = Ledger(("kafka",))
-    ledger.order_placed("kafka", "c-1", Outcome.CONFIRMED)
+    ledger.order_placed("kafka", "c-1", Outcome.CONFIRMED, ("OrderPlaced", "OrderConfirmed"))
     ledger.order_placed("kafka", "c-2", Outcome.DEAD_LETTERED)
     ledger.order_placed("kafka", "c-3", Outcome.CANCELLED)
     ledger.terminal("kafka", "c-1", Outcome.CONFIRMED)
@@ -115,5 +115,6 @@ def test_ledger_counts_outcomes_and_flags_a_second_different_end():
     assert view["expected"] == {"confirmed": 1, "cancelled": 1, "dead_lettered": 1}
     assert view["conflicts"] == 1 and view["ids"]["conflicts"] == ["c-2"]
     assert view["ids"]["terminal"]["confirmed"] == ["c-1"]
+    assert view["ids"]["journeys"]["c-1"] == ["OrderPlaced", "OrderConfirmed"]
     assert view["services"]["inventory-service"]["retries"] == 3
     assert "ids" not in ledger.snapshot(include_ids=False)["kafka"]
