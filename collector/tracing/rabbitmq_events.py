@@ -129,7 +129,7 @@ def _hop(
     hop = build_hop(parsed, where, rules.topic_services, is_dlq, fields)
     if death is None:
         return hop
-    queue = str(death.get("queue", ""))
+    queue = _text(death.get("queue"))
     return dataclasses.replace(
         hop,
         service=rules.group_services.get(queue, queue) or hop.service,

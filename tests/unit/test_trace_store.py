@@ -1,0 +1,146 @@
+"""The SQLite trace store on a temp file: idempotent inserts, consumption, pruning, search."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from collector.tracing.hop import Consumption, Hop
+from collector.tracing.search import UnknownStatus, search_journeys
+from collector.tracing.store import EventClasses, StoreError, TraceStore
+
+CLASSES = EventClasses(frozenset({"OrderConfirmed"}), frozenset({"OrderCancelled"}))
+
+
+def hop(cid: str, event_type: str, at: float, offset: int, service: str = "svc",
+        source: str = "orders", partition: int = 0, **kw) -> Hop:  # fmt: skip
+    return Hop(cid, event_type, "kafka", "local", source, partition, offset, at, service, **kw)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> TraceStore:
+    return TraceStore(tmp_path / "traces.db", CLASSES)
+
+
+def test_insert_is_idempotent_on_broker_cluster_source_partition_offset(store, tmp_path):
+    first = store.insert_hops([hop("a", "OrderPlaced", 1, 0), hop("a", "Paid", 2, 1)])
+    again = store.insert_hops([hop("a", "OrderPlaced", 1, 0), hop("b", "OrderPlaced", 3, 2)])
+    assert (first.inserted, first.duplicates) == (2, 0)
+    assert (again.inserted, again.duplicates) == (1, 1)
+    assert store.hop_count == 3
+    reopened = TraceStore(tmp_path / "traces.db", CLASSES)
+    assert reopened.hop_count == 3
+    with sqlite3.connect(tmp_path / "traces.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_edges_and_finished_journeys_from_consecutive_hops(store):
+    store.insert_hops([hop("a", "OrderPlaced", 10, 0, service="order-service")])
+    result = store.insert_hops(
+        [hop("a", "OrderConfirmed", 12.5, 1, service="notify", source="confirmed")]
+    )
+    (edge,) = result.edges
+    assert (edge.from_service, edge.to_service, edge.event_type, edge.latency_seconds) == (
+        "order-service", "notify", "OrderPlaced", 2.5,
+    )  # fmt: skip
+    assert result.finished == [("OrderPlaced", 2.5)] and result.finished_ids == ["a"]
+    later = store.insert_hops([hop("a", "OrderConfirmed", 13, 2, source="confirmed")])
+    assert later.finished == []  # a journey finishes once
+
+
+def test_commits_mark_hops_consumed_at_the_poll_that_passed_them(store):
+    store.insert_hops([hop("a", "OrderPlaced", 1, off) for off in range(3)])
+    store.record_commits("local", "billing", "billing-svc", {("orders", 0): 2}, now=100.0)
+    store.record_commits("local", "billing", "billing-svc", {("orders", 0): 3}, now=115.0)
+    seen = {h.offset: h.consumed for h in store.hops("a", 10)}
+    assert seen[0] == seen[1] == (Consumption("billing", "billing-svc", 100.0),)
+    assert seen[2] == (Consumption("billing", "billing-svc", 115.0),)
+    assert store.readers_of(store.hops("a", 10)) == {("kafka", "local", "orders"): ("billing",)}
+
+
+def test_a_hop_stored_after_the_group_passed_it_learns_when(store):
+    store.record_commits("local", "billing", "billing-svc", {("orders", 0): 5}, now=100.0)
+    store.record_commits("local", "billing", "billing-svc", {("orders", 0): 9}, now=115.0)
+    store.insert_hops([hop("late", "OrderPlaced", 1, 3), hop("late", "X", 2, 7)])
+    seen = {h.offset: h.consumed for h in store.hops("late", 10)}
+    assert seen[3] == (Consumption("billing", "billing-svc", 100.0),)  # passed by the 1st poll
+    assert seen[7] == (Consumption("billing", "billing-svc", 115.0),)
+
+
+def test_deliveries_record_rabbitmq_consumers(store):
+    h = Hop("r", "OrderPlaced", "rabbitmq", "rabbit", "orders.placed", -1, 99, 1.0, "shop")
+    store.record_deliveries([(h, Consumption("inventory", "inventory-service", 2.0))])
+    store.insert_hops([h])  # the delivery may arrive first: keyed by identity, not row
+    (stored,) = store.hops("r", 10)
+    assert stored.consumed == (Consumption("inventory", "inventory-service", 2.0),)
+
+
+def test_prune_by_age_then_by_size(store):
+    store.insert_hops([hop(f"c{i}", "OrderPlaced", float(i), i) for i in range(10)])
+    assert store.prune(oldest=3.0, max_hops=100) == 3
+    assert store.hop_count == 7
+    assert store.prune(oldest=0.0, max_hops=4) == 3  # the oldest go first
+    assert [h.correlation_id for h in store.hops("c6", 5)] == ["c6"]
+    assert store.hops("c5", 5) == []
+    assert search_journeys(store.reader(), status=None, since=None, until=None, service=None,
+                           event_type=None, limit=50, now=0, slow_seconds=1) != []  # fmt: skip
+
+
+def test_search_filters(store):
+    store.insert_hops([
+        hop("ok", "OrderPlaced", 10, 0, service="shop"),
+        hop("ok", "OrderConfirmed", 11, 1, service="shop", source="confirmed"),
+        hop("cancel", "OrderPlaced", 20, 2, service="shop"),
+        hop("cancel", "OrderCancelled", 21, 3, service="pay", source="cancelled"),
+        hop("dead", "OrderPlaced", 30, 4, service="shop"),
+        hop("dead", "OrderPlaced", 30, 0, service="inv", source="orders.dlq", dlq=True),
+        hop("slow", "OrderPlaced", 40, 5, service="shop"),
+    ])  # fmt: skip
+
+    def ids(**kw):
+        args = {
+            "status": None,
+            "since": None,
+            "until": None,
+            "service": None,
+            "event_type": None,
+            "limit": 50,
+            "now": 100.0,
+            "slow_seconds": 30.0,
+            **kw,
+        }
+        return [r["correlation_id"] for r in search_journeys(store.reader(), **args)]  # fmt: skip
+
+    assert ids() == ["slow", "dead", "cancel", "ok"]  # newest activity first
+    assert ids(status="complete") == ["ok"]
+    assert ids(status="compensated") == ["cancel"]
+    assert ids(status="dead_lettered") == ["dead"]
+    assert ids(status="failed") == ["dead", "cancel"]
+    assert ids(status="in_flight") == ["slow"]
+    assert ids(status="slow") == ["slow"]  # in flight since 40, now 100
+    assert ids(service="pay") == ["cancel"]
+    assert ids(event_type="OrderConfirmed") == ["ok"]
+    assert ids(since=20.5, until=35) == ["dead", "cancel"]
+    assert ids(limit=1) == ["slow"]
+    (row,) = search_journeys(
+        store.reader(), status="complete", since=None, until=None, service=None,
+        event_type=None, limit=5, now=0, slow_seconds=1,
+    )  # fmt: skip
+    assert row == {
+        "correlation_id": "ok", "status": "complete", "started_at": 10, "ended_at": 11,
+        "duration_seconds": 1, "hops": 2, "last_service": "shop",
+        "last_event_type": "OrderConfirmed",
+    }  # fmt: skip
+    with pytest.raises(UnknownStatus):
+        ids(status="bogus")
+
+
+def test_an_unwritable_store_raises_store_error(tmp_path):
+    (tmp_path / "ro").mkdir()
+    store = TraceStore(tmp_path / "ro" / "traces.db", CLASSES)
+    store._db.execute("PRAGMA query_only = 1")
+    with pytest.raises(StoreError):
+        store.insert_hops([hop("a", "OrderPlaced", 1, 0)])
+    assert store.hop_count == 0
