@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import time
 import uuid
@@ -262,9 +263,9 @@ def _wait_ready(node: RabbitMQNode) -> None:
             resp = requests.get(
                 f"{node.management_url}/api/overview", auth=("guest", "guest"), timeout=1
             )
-            if resp.status_code == 200:
+            if resp.status_code == 200 and _amqp_answers(node.amqp_port):
                 return
-            last = f"HTTP {resp.status_code}"
+            last = f"HTTP {resp.status_code}, AMQP not accepting yet"
         except requests.RequestException as exc:
             last = type(exc).__name__
         time.sleep(0.2)
@@ -272,3 +273,17 @@ def _wait_ready(node: RabbitMQNode) -> None:
         f"RabbitMQ node not ready after {START_TIMEOUT_SECONDS:.0f} s ({last}):\n"
         f"{node.process.log_tail()}"
     )
+
+
+def _amqp_answers(port: int) -> bool:
+    """True when the AMQP listener answers a protocol header with Connection.Start.
+
+    The management API can answer while the node is still booting (after a restart it recovers
+    queues first); AMQP connections are reset until then, so readiness needs both.
+    """
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"AMQP\x00\x00\x09\x01")
+            return sock.recv(1) == b"\x01"  # frame type 1 = method frame (Connection.Start)
+    except OSError:
+        return False

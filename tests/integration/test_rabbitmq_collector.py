@@ -368,7 +368,8 @@ def test_counters_survive_a_broker_restart(node: RabbitMQNode, snapshot: Cluster
             except BrokerUnavailable:
                 return None
 
-        settle(read, lambda q: q is not None and q.published_total == published, timeout=30)
+        seen = settle(read, lambda q: q is not None and q.published_total == published, 30)
+        assert seen is not None and seen.published_total == published, seen
 
     poller = ClusterPoller(adapter(node), 15.0, ViewSettings())
     produced = ("eventscope_produced_messages_total", "topic", "survivor")
