@@ -9,24 +9,25 @@ Requests per poll (counted in `requests` as `<service>.<Operation>`):
     events.ListEventBuses       1 per 100 buses, only when `event_buses` is set
     events.ListRules            1 per 100 rules per bus
     events.ListTargetsByRule    1 per rule (100 targets per page)
-    cloudwatch.GetMetricData    ceil(3 · queues / 500), at most every `cloudwatch_interval_seconds`
+    cloudwatch.GetMetricData    ceil((3 · queues + 2 · rules) / 500), at most every
+                                `cloudwatch_interval_seconds` (`sqs_metrics`)
 
 Pagination is by hand (NextToken loops) rather than boto3 paginators, so that a throttled page
 is retried alone instead of restarting the listing. Throttling and errors: `sqs_requests`.
 CloudWatch is optional: when it fails (unreachable, denied, throttled) the poll still succeeds
 and ages/counts are absent; the first failure and the recovery are logged once.
 
-`flow_edges` holds the edges of the last successful poll (see `FlowEdge`); the API/dashboard
-read it from the adapter. Credentials: the standard AWS chain, or the `profile`.
+Read by the API/dashboard from the adapter after each successful poll: `flow_edges` (see
+`FlowEdge`) and `rule_failed_invocations` (rule node → CloudWatch FailedInvocations, a counter
+built like the message counts). Credentials: the standard AWS chain, or the `profile`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import boto3
@@ -34,7 +35,14 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from collector.brokers import sqs_cloudwatch as cw
-from collector.brokers.sqs_requests import MISSING_QUEUE_CODES, AwsCaller, RequestLog, error_code
+from collector.brokers.sqs_metrics import CloudWatchReader
+from collector.brokers.sqs_requests import (
+    MISSING_QUEUE_CODES,
+    AwsCaller,
+    RequestLog,
+    all_pages,
+    error_code,
+)
 from collector.brokers.sqs_topology import (
     QUEUE_ATTRIBUTES,
     FlowEdge,
@@ -50,6 +58,7 @@ from collector.brokers.sqs_topology import (
     parse_queue_state,
     queue_samples,
     redrive_edges,
+    rule_dlq_deliveries,
     rule_edges,
 )
 from collector.config import AwsCluster
@@ -89,10 +98,7 @@ class SqsAdapter:
         self.requests = self.call.requests
         self.selection = QueueSelection(config.include_queues, config.exclude_queues)
         self.flow_edges: tuple[FlowEdge, ...] = ()
-        self._totals: dict[tuple[str, str], cw.CountTotal] = {}
-        self._cloudwatch_ok: bool | None = None
-        self._metrics_cache: dict[str, QueueMetrics] = {}
-        self._metrics_read_at: float | None = None
+        self.rule_failed_invocations: dict[str, int] = {}
         self._pool = ThreadPoolExecutor(
             config.max_concurrency, thread_name_prefix=f"aws-{config.name}"
         )
@@ -112,6 +118,9 @@ class SqsAdapter:
         self.sqs = session.client("sqs", endpoint_url=endpoint, config=boto)
         self.events = session.client("events", endpoint_url=endpoint, config=boto)
         self.cloudwatch = session.client("cloudwatch", endpoint_url=endpoint, config=boto)
+        self.metrics = CloudWatchReader(
+            self.cloudwatch, self.call, self._pool, config.cloudwatch_interval_seconds, self.cluster
+        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -125,8 +134,8 @@ class SqsAdapter:
         rules = _timed(phases, "eventbridge", self._rules)
         sources = dead_letter_sources(states, rules)
         states += _timed(phases, "dlq_lookup", lambda: self._missing_dlqs(states, rules))
-        metrics = _timed(phases, "cloudwatch", lambda: self._metrics([s.name for s in states], now))
-        queues, dead_letters = queue_samples(states, sources, metrics)
+        metrics, to_dlq = _timed(phases, "cloudwatch", lambda: self._cloudwatch(states, rules, now))
+        queues, dead_letters = queue_samples(states, sources, metrics, to_dlq)
         edges = [e for r in rules for e in rule_edges(r)] + redrive_edges(states)
         self.flow_edges = tuple(edges)
         return ClusterSnapshot(
@@ -139,6 +148,24 @@ class SqsAdapter:
             phase_seconds=phases,
         )
 
+    def _cloudwatch(
+        self, states: list[QueueState], rules: list[RuleTargets], now: float
+    ) -> tuple[dict[str, QueueMetrics], dict[str, int]]:
+        """Queue ages and counts, and events sent to rule DLQs; sets rule_failed_invocations."""
+        if not self.config.cloudwatch:
+            return {}, {}
+        subjects = [cw.queue_subject(s.name) for s in states]
+        subjects += [cw.rule_subject(r.bus, r.rule) for r in rules]
+        readings = self.metrics.read(subjects, now)
+
+        def value(key: str, series: str) -> float | None:
+            return readings.get(key, {}).get(series)
+
+        failed = {r.node: value(r.node, "failed") for r in rules}
+        self.rule_failed_invocations = {k: int(v) for k, v in failed.items() if v is not None}
+        to_dlq = rule_dlq_deliveries(rules, {r.node: value(r.node, "to_dlq") for r in rules})
+        return {s.name: cw.queue_metrics(readings.get(s.name, {})) for s in states}, to_dlq
+
     # ---- SQS ---------------------------------------------------------------------------------
 
     def _queue_urls(self) -> list[str]:
@@ -148,7 +175,7 @@ class SqsAdapter:
             params: dict[str, Any] = {"MaxResults": 1000}
             if prefix:
                 params["QueueNamePrefix"] = prefix
-            for page in self._pages("sqs.ListQueues", self.sqs.list_queues, params):
+            for page in all_pages(self.call, "sqs.ListQueues", self.sqs.list_queues, params):
                 urls.update(dict.fromkeys(page.get("QueueUrls", [])))
         return [u for u in urls if self.selection.wanted(name_from_url(u))]
 
@@ -199,15 +226,17 @@ class SqsAdapter:
             return []
         buses = [
             str(b.get("Name", ""))
-            for page in self._pages("events.ListEventBuses", self.events.list_event_buses, {})
+            for page in all_pages(
+                self.call, "events.ListEventBuses", self.events.list_event_buses, {}
+            )
             for b in page.get("EventBuses", [])
         ]
         wanted = [b for b in buses if QueueSelection(self.config.event_buses).wanted(b)]
         rules = [
             (bus, r)
             for bus in wanted
-            for page in self._pages(
-                "events.ListRules", self.events.list_rules, {"EventBusName": bus}
+            for page in all_pages(
+                self.call, "events.ListRules", self.events.list_rules, {"EventBusName": bus}
             )
             for r in page.get("Rules", [])
         ]
@@ -218,70 +247,12 @@ class SqsAdapter:
         params = {"Rule": name, "EventBusName": bus}
         targets = [
             t
-            for page in self._pages(
-                "events.ListTargetsByRule", self.events.list_targets_by_rule, params
+            for page in all_pages(
+                self.call, "events.ListTargetsByRule", self.events.list_targets_by_rule, params
             )
             for t in page.get("Targets", [])
         ]
         return RuleTargets(bus, name, rule.get("State", "ENABLED") == "ENABLED", tuple(targets))
-
-    # ---- CloudWatch ---------------------------------------------------------------------------
-
-    def _metrics(self, queues: list[str], now: float) -> dict[str, QueueMetrics]:
-        if not self.config.cloudwatch or not queues:
-            return {}
-        fresh = (
-            self._metrics_read_at is not None
-            and now - self._metrics_read_at < self.config.cloudwatch_interval_seconds
-        )
-        if fresh and set(queues) <= set(self._metrics_cache):
-            # GetMetricData is billed per metric and its data is per minute: reuse the last read
-            return {q: self._metrics_cache[q] for q in queues}
-        start, end = cw.query_window(now)
-        batches = cw.batches(cw.metric_queries(queues))
-        try:
-            pages = list(self._pool.map(lambda b: self._metric_data(b, start, end), batches))
-        except BrokerError as exc:
-            self._cloudwatch_state(False, str(exc))
-            self._metrics_cache, self._metrics_read_at = {}, None
-            return {}
-        self._cloudwatch_state(True, "")
-        points = cw.points_by_id(r for page in pages for r in page)
-        metrics, self._totals = cw.queue_metrics(queues, points, self._totals, now)
-        self._metrics_cache, self._metrics_read_at = metrics, now
-        return metrics
-
-    def _metric_data(self, queries: list[Any], start: float, end: float) -> list[Any]:
-        params = {
-            "MetricDataQueries": queries,
-            "StartTime": datetime.fromtimestamp(start, UTC),
-            "EndTime": datetime.fromtimestamp(end, UTC),
-        }
-        call = self.cloudwatch.get_metric_data
-        pages = self._pages("cloudwatch.GetMetricData", call, params)
-        return [r for page in pages for r in page.get("MetricDataResults", [])]
-
-    def _cloudwatch_state(self, ok: bool, message: str) -> None:
-        if ok != self._cloudwatch_ok:
-            if ok and self._cloudwatch_ok is False:
-                log.info("aws cluster %s: CloudWatch readable again", self.cluster)
-            elif not ok:
-                log.warning(
-                    "aws cluster %s: CloudWatch unreadable, ages absent: %s", self.cluster, message
-                )
-        self._cloudwatch_ok = ok
-
-    # ---- shared -------------------------------------------------------------------------------
-
-    def _pages(self, api: str, call: Callable[..., Any], params: dict[str, Any]) -> Iterator[Any]:
-        """Every page of a NextToken-paginated call, each page retried on its own."""
-        token = ""
-        while True:
-            page = self.call(api, call, **params, **({"NextToken": token} if token else {}))
-            yield page
-            token = str(page.get("NextToken") or "")
-            if not token:
-                return
 
 
 def _timed(phases: dict[str, float], phase: str, step: Callable[[], T]) -> T:

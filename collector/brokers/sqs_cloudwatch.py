@@ -1,15 +1,17 @@
-"""CloudWatch GetMetricData for SQS queues: the queries, and the answers → `QueueMetrics`. Pure.
+"""CloudWatch GetMetricData for SQS queues and EventBridge rules: queries and answers. Pure.
 
-Three series per queue, 500 queries per GetMetricData call (the API's limit), so one call
-covers 166 queues:
+Each *subject* (a queue or a rule) has a few series; 500 queries per GetMetricData call (the
+API's limit), so one call covers 166 queues:
 
-    age      AWS/SQS ApproximateAgeOfOldestMessage  Maximum  → age_seconds (latest datapoint)
-    sent     AWS/SQS NumberOfMessagesSent           Sum      → sent_total    (produced)
-    deleted  AWS/SQS NumberOfMessagesDeleted        Sum      → deleted_total (consumed)
+    queue  age      AWS/SQS ApproximateAgeOfOldestMessage  Maximum → age_seconds (latest point)
+    queue  sent     AWS/SQS NumberOfMessagesSent           Sum     → produced counter
+    queue  deleted  AWS/SQS NumberOfMessagesDeleted        Sum     → consumed counter
+    rule   failed   AWS/Events FailedInvocations           Sum     → failed invocations counter
+    rule   to_dlq   AWS/Events InvocationsSentToDlq        Sum     → dead-lettered counter
 
 CloudWatch gives per-period sums, not counters. The collector turns them into a counter by
 adding each period once, and only when it is *settled* (its end is `SETTLE_SECONDS` in the
-past), because SQS datapoints arrive and are revised minutes late.
+past), because datapoints arrive and are revised minutes late.
 
 Example (period 60, settle 300): at now=1000 the points (540, 3) and (600, 4) are settled
 (540+60+300 ≤ 1000, 600+60+300 ≤ 1000), (660, 9) is not; the total is 7, counted until 660.
@@ -38,33 +40,61 @@ SERIES: Mapping[str, tuple[str, str]] = {
     "age": ("ApproximateAgeOfOldestMessage", "Maximum"),
     "sent": ("NumberOfMessagesSent", "Sum"),
     "deleted": ("NumberOfMessagesDeleted", "Sum"),
+    "failed": ("FailedInvocations", "Sum"),
+    "to_dlq": ("InvocationsSentToDlq", "Sum"),
 }
+LATEST = frozenset({"age"})  # a level: the latest point; every other series is a count
 
 Points = tuple[tuple[float, float], ...]  # (period start, value), oldest first
+Reading = Mapping[str, float | None]  # series → latest value or counter total, None = absent
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One queue or rule whose CloudWatch series are read; `key` names it in the answers."""
+
+    key: str
+    namespace: str
+    dimensions: tuple[tuple[str, str], ...]
+    series: tuple[str, ...]
+
+
+def queue_subject(queue: str) -> Subject:
+    return Subject(queue, "AWS/SQS", (("QueueName", queue),), ("age", "sent", "deleted"))
+
+
+def rule_subject(bus: str, rule: str) -> Subject:
+    """Rules on the default bus are published by RuleName alone, others with EventBusName."""
+    dims = (
+        (("RuleName", rule),) if bus == "default" else (("EventBusName", bus), ("RuleName", rule))
+    )
+    return Subject(f"rule:{bus}/{rule}", "AWS/Events", dims, ("failed", "to_dlq"))
 
 
 def query_id(index: int, series: str) -> str:
-    """GetMetricData ids must start with a lower-case letter: queue 3's age → `q3_age`."""
-    return f"q{index}_{series}"
+    """GetMetricData ids must start with a lower-case letter: subject 3's age → `s3_age`."""
+    return f"s{index}_{series}"
 
 
-def metric_queries(queues: Sequence[str], period: int = PERIOD_SECONDS) -> list[dict[str, Any]]:
+def metric_queries(
+    subjects: Sequence[Subject], period: int = PERIOD_SECONDS
+) -> list[dict[str, Any]]:
     return [
         {
             "Id": query_id(i, series),
             "MetricStat": {
                 "Metric": {
-                    "Namespace": "AWS/SQS",
-                    "MetricName": metric,
-                    "Dimensions": [{"Name": "QueueName", "Value": queue}],
+                    "Namespace": subject.namespace,
+                    "MetricName": SERIES[series][0],
+                    "Dimensions": [{"Name": n, "Value": v} for n, v in subject.dimensions],
                 },
                 "Period": period,
-                "Stat": stat,
+                "Stat": SERIES[series][1],
             },
             "ReturnData": True,
         }
-        for i, queue in enumerate(queues)
-        for series, (metric, stat) in SERIES.items()
+        for i, subject in enumerate(subjects)
+        for series in subject.series
     ]
 
 
@@ -122,25 +152,35 @@ def latest(points: Points) -> float | None:
     return points[-1][1] if points else None
 
 
-def queue_metrics(
-    queues: Sequence[str],
+def readings(
+    subjects: Sequence[Subject],
     points: Mapping[str, Points],
     totals: Mapping[tuple[str, str], CountTotal],
     now: float,
-) -> tuple[dict[str, QueueMetrics], dict[tuple[str, str], CountTotal]]:
-    """Per queue: latest age and advanced counters. Returns the metrics and the new totals
-    (only for queues still listed, so a deleted queue leaves no state behind)."""
-    metrics: dict[str, QueueMetrics] = {}
+) -> tuple[dict[str, Reading], dict[tuple[str, str], CountTotal]]:
+    """Per subject: latest levels and advanced counters. Returns them and the new totals (only
+    for subjects still listed, so a deleted queue or rule leaves no state behind)."""
+    out: dict[str, Reading] = {}
     new_totals: dict[tuple[str, str], CountTotal] = {}
-    for i, queue in enumerate(queues):
-        counts: dict[str, int | None] = {}
-        for series in ("sent", "deleted"):
-            total = advance_count(
-                totals.get((queue, series)), points.get(query_id(i, series), ()), now
-            )
+    for i, subject in enumerate(subjects):
+        values: dict[str, float | None] = {}
+        for series in subject.series:
+            series_points = points.get(query_id(i, series), ())
+            if series in LATEST:
+                values[series] = latest(series_points)
+                continue
+            total = advance_count(totals.get((subject.key, series)), series_points, now)
             if total is not None:
-                new_totals[(queue, series)] = total
-            counts[series] = None if total is None else total.value
-        age = latest(points.get(query_id(i, "age"), ()))
-        metrics[queue] = QueueMetrics(age, counts["sent"], counts["deleted"])
-    return metrics, new_totals
+                new_totals[(subject.key, series)] = total
+            values[series] = None if total is None else total.value
+        out[subject.key] = values
+    return out, new_totals
+
+
+def queue_metrics(reading: Reading) -> QueueMetrics:
+    sent, deleted = reading.get("sent"), reading.get("deleted")
+    return QueueMetrics(
+        age_seconds=reading.get("age"),
+        sent_total=None if sent is None else int(sent),
+        deleted_total=None if deleted is None else int(deleted),
+    )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -150,3 +150,17 @@ def translate(api: str, exc: Exception) -> BrokerUnavailable | BrokerAuthError:
 
 def _short(text: str) -> str:
     return text if len(text) < 200 else text[:200] + "…"
+
+
+def all_pages(
+    call: AwsCaller, api: str, operation: Callable[..., Any], params: Mapping[str, Any]
+) -> Iterator[Any]:
+    """Every page of a NextToken-paginated operation, each page retried on its own (a boto3
+    paginator would restart the whole listing after a throttle)."""
+    token = ""
+    while True:
+        page = call(api, operation, **params, **({"NextToken": token} if token else {}))
+        yield page
+        token = str(page.get("NextToken") or "")
+        if not token:
+            return

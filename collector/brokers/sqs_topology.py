@@ -209,12 +209,34 @@ class QueueMetrics:
     deleted_total: int | None = None
 
 
+def rule_dlq_deliveries(
+    rules: Iterable[RuleTargets], sent_to_dlq: Mapping[str, float | None]
+) -> dict[str, int]:
+    """DLQ name → events EventBridge sent to it (CloudWatch InvocationsSentToDlq, per rule).
+
+    The metric is per rule, not per target, so only a rule whose targets share one DLQ is
+    counted (a rule with two DLQs cannot be split honestly).
+    Example: rule r → targets billing (DLQ failed), audit (DLQ failed); 3 sent → {"failed": 3}.
+    """
+    out: dict[str, int] = {}
+    for rule in rules:
+        dlqs = {rule_target_dlq(t) for t in rule.targets} - {""}
+        count = sent_to_dlq.get(rule.node)
+        if len(dlqs) == 1 and count is not None and is_sqs_arn(next(iter(dlqs))):
+            name = name_from_arn(dlqs.pop())
+            out[name] = out.get(name, 0) + int(count)
+    return out
+
+
 def queue_samples(
     states: Sequence[QueueState],
     sources: Mapping[str, tuple[str, ...]],
     metrics: Mapping[str, QueueMetrics],
+    rule_deliveries: Mapping[str, int] | None = None,
 ) -> tuple[tuple[QueueSample, ...], tuple[DeadLetterSample, ...]]:
-    """Parsed queues → samples (sorted by name) and one `DeadLetterSample` per DLQ."""
+    """Parsed queues → samples (sorted by name) and one `DeadLetterSample` per DLQ; events
+    EventBridge dead-lettered into it are counted with reason `delivery_failed`."""
+    rule_deliveries = rule_deliveries or {}
     queues: list[QueueSample] = []
     dead_letters: list[DeadLetterSample] = []
     for s in sorted(states, key=lambda s: s.name):
@@ -237,5 +259,7 @@ def queue_samples(
         )
         if fed_by:
             depth = s.visible + s.not_visible
-            dead_letters.append(DeadLetterSample(s.name, ",".join(fed_by), depth, {}))
+            delivered = rule_deliveries.get(s.name)
+            reasons = {} if delivered is None else {"delivery_failed": delivered}
+            dead_letters.append(DeadLetterSample(s.name, ",".join(fed_by), depth, reasons))
     return tuple(queues), tuple(dead_letters)

@@ -88,11 +88,12 @@ def start_collector(tmp_path: Path, clusters_yaml: str) -> CollectorService:
     return service
 
 
-def aws_cluster_yaml(endpoint: str, prefix: str = "", timeout: float = 2.0) -> str:
+def aws_cluster_yaml(endpoint: str, prefix: str = "", timeout: float = 2.0, bus: str = "") -> str:
     prefixes = f"    queue_prefixes: [{prefix}]\n" if prefix else ""
+    buses = f"    event_buses: [{bus}]\n" if bus else ""
     return (
         f"  - name: aws\n    kind: aws\n    region: {REGION}\n    endpoint_url: {endpoint}\n"
-        f"    request_timeout_seconds: {timeout}\n    max_attempts: 2\n{prefixes}"
+        f"    request_timeout_seconds: {timeout}\n    max_attempts: 2\n{prefixes}{buses}"
     )
 
 
@@ -147,12 +148,27 @@ def test_backlog_and_redrive_dlq_in_metrics(moto, tmp_path):
 
 
 def test_cloudwatch_age_and_counts_when_published(moto, tmp_path):
-    """moto does not publish SQS metrics itself, so the test publishes what AWS would (through
-    the real PutMetricData API); the collector reads them back with GetMetricData."""
+    """moto does not publish SQS or EventBridge metrics itself, so the test publishes what AWS
+    would (through the real PutMetricData API); the collector reads them with GetMetricData."""
     sqs, cloudwatch, prefix = client("sqs", moto), client("cloudwatch", moto), unique("cw")
     slow = make_queue(sqs, f"{prefix}-slow")
     sqs.send_message(QueueUrl=slow, MessageBody="waiting")
+    failed = make_queue(sqs, f"{prefix}-undelivered")
+    events = client("events", moto)
+    events.create_event_bus(Name=prefix)
+    events.put_rule(Name="r", EventBusName=prefix, EventPattern=json.dumps({"source": ["x"]}))
+    target = {"Id": "t", "Arn": arn_of(sqs, slow), "DeadLetterConfig": {"Arn": arn_of(sqs, failed)}}
+    events.put_targets(Rule="r", EventBusName=prefix, Targets=[target])
     now = datetime.now(UTC)
+    rule_dims = [{"Name": "EventBusName", "Value": prefix}, {"Name": "RuleName", "Value": "r"}]
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Events",
+        MetricData=[
+            {"MetricName": name, "Dimensions": rule_dims,
+             "Timestamp": now - timedelta(minutes=10), "Value": 2.0}
+            for name in ("FailedInvocations", "InvocationsSentToDlq")
+        ],
+    )  # fmt: skip
     dims = [{"Name": "QueueName", "Value": f"{prefix}-slow"}]
     cloudwatch.put_metric_data(
         Namespace="AWS/SQS",
@@ -165,7 +181,7 @@ def test_cloudwatch_age_and_counts_when_published(moto, tmp_path):
              "Timestamp": now - timedelta(minutes=10), "Value": 6.0},
         ],
     )  # fmt: skip
-    service = start_collector(tmp_path, aws_cluster_yaml(moto, prefix))
+    service = start_collector(tmp_path, aws_cluster_yaml(moto, prefix, bus=prefix))
     try:
         url = f"http://127.0.0.1:{service.port}/metrics"
         base = {"broker": "sqs", "cluster_name": "aws"}
@@ -179,6 +195,11 @@ def test_cloudwatch_age_and_counts_when_published(moto, tmp_path):
         assert value(m, "eventscope_produced_messages_total", **base, topic=q) == 7.0
         consumed = {**base, "group": q, "topic": q}
         assert value(m, "eventscope_consumed_messages_total", **consumed) == 6.0
+        rule = f"rule:{prefix}/r"
+        dead = {**base, "dlq": f"{prefix}-undelivered", "source": rule, "reason": "delivery_failed"}
+        assert value(m, "eventscope_dead_lettered_messages_total", **dead) == 2.0
+        (poller,) = service.poller.pollers
+        assert poller.adapter.rule_failed_invocations == {rule: 2}  # type: ignore[attr-defined]
     finally:
         service.stop()
 

@@ -16,6 +16,9 @@ from collector.brokers.sqs_cloudwatch import (
     query_id,
     query_window,
     queue_metrics,
+    queue_subject,
+    readings,
+    rule_subject,
 )
 from collector.brokers.sqs_topology import QueueMetrics
 
@@ -47,16 +50,31 @@ def test_query_window_is_aligned_and_covers_now():
 
 
 def test_three_queries_per_queue_in_batches_of_500():
-    queries = metric_queries([f"q{i}" for i in range(170)])
+    queries = metric_queries([queue_subject(f"q{i}") for i in range(170)])
     assert len(queries) == 510
     assert [len(b) for b in batches(queries)] == [500, 10]
-    assert queries[0]["Id"] == "q0_age"
-    assert queries[0]["MetricStat"]["Metric"]["Dimensions"] == [
-        {"Name": "QueueName", "Value": "q0"}
-    ]
+    assert queries[0]["Id"] == "s0_age"
+    metric = queries[0]["MetricStat"]["Metric"]
+    assert metric["Dimensions"] == [{"Name": "QueueName", "Value": "q0"}]
     assert {q["MetricStat"]["Metric"]["MetricName"] for q in queries[:3]} == {
         "ApproximateAgeOfOldestMessage", "NumberOfMessagesSent", "NumberOfMessagesDeleted",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("bus", "dimensions"),
+    [
+        ("default", [{"Name": "RuleName", "Value": "r"}]),
+        ("shop", [{"Name": "EventBusName", "Value": "shop"}, {"Name": "RuleName", "Value": "r"}]),
+    ],
+)
+def test_rule_queries(bus, dimensions):
+    queries = metric_queries([rule_subject(bus, "r")])
+    assert [q["MetricStat"]["Metric"]["MetricName"] for q in queries] == [
+        "FailedInvocations", "InvocationsSentToDlq",
+    ]  # fmt: skip
+    assert queries[0]["MetricStat"]["Metric"]["Namespace"] == "AWS/Events"
+    assert queries[0]["MetricStat"]["Metric"]["Dimensions"] == dimensions
 
 
 def test_points_merge_pages_and_sort():
@@ -68,12 +86,19 @@ def test_points_merge_pages_and_sort():
     assert points_by_id(results) == {"q0_age": ((60.0, 4.0), (120.0, 5.0), (180.0, 6.0))}
 
 
-def test_queue_metrics_latest_age_and_dropped_queues():
+def test_readings_latest_age_counters_and_dropped_subjects():
+    subjects = [queue_subject("orders"), rule_subject("shop", "r")]
     points = {
         query_id(0, "age"): ((600.0, 30.0), (660.0, 90.0)),
         query_id(0, "sent"): ((540.0, 3.0),),
+        query_id(1, "failed"): ((540.0, 2.0), (600.0, 1.0)),
     }
     old = {("gone", "sent"): CountTotal(5, 600)}
-    metrics, totals = queue_metrics(["orders"], points, old, now=1000)
-    assert metrics == {"orders": QueueMetrics(90.0, 3, None)}
-    assert set(totals) == {("orders", "sent")}  # the deleted queue leaves no state
+    values, totals = readings(subjects, points, old, now=1000)
+    assert values == {
+        "orders": {"age": 90.0, "sent": 3, "deleted": None},
+        "rule:shop/r": {"failed": 3, "to_dlq": None},
+    }
+    assert set(totals) == {("orders", "sent"), ("rule:shop/r", "failed")}  # "gone" left no state
+    assert queue_metrics(values["orders"]) == QueueMetrics(90.0, 3, None)
+    assert queue_metrics({}) == QueueMetrics()

@@ -19,6 +19,7 @@ from collector.brokers.sqs_topology import (
     parse_queue_state,
     queue_samples,
     redrive_edges,
+    rule_dlq_deliveries,
     rule_edges,
 )
 from collector.model import LagMethod
@@ -146,3 +147,18 @@ def test_cloudwatch_values_reach_the_sample(metrics, age, produced, consumed):
     (q,), _ = queue_samples([state("orders", 1)], {}, metrics)
     assert (q.age_seconds, q.published_total, q.acked_total) == (age, produced, consumed)
     assert q.age_method is LagMethod.CLOUDWATCH_AGE
+
+
+def test_events_sent_to_a_rule_dlq_are_counted_when_the_rule_has_one_dlq():
+    def target(dlq: str) -> dict:
+        return {"Id": dlq, "Arn": ARN + "billing", "DeadLetterConfig": {"Arn": ARN + dlq}}
+
+    one = RuleTargets("shop", "one", True, (target("failed"), target("failed")))
+    two = RuleTargets("shop", "two", True, (target("failed"), target("other")))
+    none = RuleTargets("shop", "none", True, ({"Id": "x", "Arn": ARN + "billing"},))
+    sent = {"rule:shop/one": 3.0, "rule:shop/two": 5.0, "rule:shop/none": 1.0}
+    assert rule_dlq_deliveries([one, two, none], sent) == {"failed": 3}
+    assert rule_dlq_deliveries([one], {"rule:shop/one": None}) == {}  # no datapoints: absent
+    sources = dead_letter_sources([], [one])
+    _, (dead,) = queue_samples([state("failed", 2)], sources, {}, {"failed": 3})
+    assert dead.dead_lettered_total == {"delivery_failed": 3}
