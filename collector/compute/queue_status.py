@@ -80,9 +80,9 @@ def evaluate_queue(window: QueueWindow, min_observations: int) -> Verdict:
     if stopped(window):
         return Verdict(Status.STOP, f"no consumers while backlog is {size}")
     if stalled(window):
+        who = f"{last.consumers} consumer" + ("s" if last.consumers != 1 else "")
         return Verdict(
-            Status.STALL,
-            f"{last.consumers} consumers acked nothing for {span:.0f} s while backlog is {size}",
+            Status.STALL, f"{who} acked nothing for {span:.0f} s while backlog is {size}"
         )
     if falling_behind(window):
         first = backlog(window[0][1])

@@ -35,14 +35,14 @@ CASES = [
         window(q(5, 2, acked=10), q(5, 2, acked=10), q(7, 2, acked=10)),
         3,
         Status.STALL,
-        "1 consumers acked nothing for 30 s while backlog is 9",
+        "1 consumer acked nothing for 30 s while backlog is 9",
     ),
     (
         6,
         window(q(0, 3, acked=10), q(0, 3, acked=10), q(0, 3, acked=10)),
         3,
         Status.STALL,
-        "backlog is 3",
+        "1 consumer acked nothing for 30 s while backlog is 3",
     ),  # a stuck handler holding its prefetch, nothing ready
     (
         7,
