@@ -27,6 +27,8 @@ import requests
 
 from demo.services import ManagedProcess, ServiceError, free_port, require_free_port
 
+# the scripts themselves, not /usr/sbin's wrappers (those switch to the rabbitmq user and
+# would ignore our HOME, so the node and rabbitmqctl would not share the Erlang cookie)
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 START_TIMEOUT_SECONDS = 40.0
 
@@ -197,9 +199,13 @@ def start_rabbitmq_node(
 ) -> RabbitMQNode:
     """Start a RabbitMQ node with management and prometheus plugins, all under `workdir`.
 
-    Returns once the management API answers `/api/overview` for guest/guest and the node
-    reports itself running. Raises `ServiceError` with the node's log tail otherwise.
+    Returns once the management API answers `/api/overview` for guest/guest and the AMQP
+    listener answers a protocol header. Raises `ServiceError` with the node's log tail otherwise.
     """
+    if not (RABBITMQ_BIN / "rabbitmq-server").exists():
+        raise ServiceError(
+            f"{RABBITMQ_BIN}/rabbitmq-server not found: install the Debian package rabbitmq-server"
+        )
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     nodename = f"{name or 'es-' + uuid.uuid4().hex[:8]}@localhost"
