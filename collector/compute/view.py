@@ -165,19 +165,32 @@ def _queue_rows(
 
 
 def kafka_dead_letters(snap: ClusterSnapshot, patterns: Sequence[str]) -> list[DeadLetterSample]:
-    """DLQ topics by name pattern: depth = retained messages (end − start), source by name."""
-    depth: dict[str, int] = defaultdict(int)
+    """DLQ topics by name pattern, the source topic by name.
+
+    Depth = messages retained (end − log start). When a group reads the DLQ (a reprocessor),
+    depth is what the most-behind such group has not consumed yet, since a drained DLQ still
+    retains its messages: retained 40, reprocessor committed at 35 of end 40 → depth 5.
+    """
+    retained: dict[str, int] = defaultdict(int)
     for tp, end in snap.end_offsets.items():
         if any(fnmatch.fnmatchcase(tp.topic, p) for p in patterns):
-            depth[tp.topic] += max(0, end - snap.start_offsets.get(tp, 0))
+            retained[tp.topic] += max(0, end - snap.start_offsets.get(tp, 0))
+    unconsumed: dict[str, int] = {}
+    for group in snap.groups:
+        per_topic: dict[str, int] = defaultdict(int)
+        for tp, offset in group.committed.items():
+            if tp.topic in retained and tp in snap.end_offsets:
+                per_topic[tp.topic] += partition_lag(offset, snap.end_offsets[tp])
+        for topic, lag in per_topic.items():
+            unconsumed[topic] = max(lag, unconsumed.get(topic, 0))
     return [
         DeadLetterSample(
             dlq=t,
             source=dlq_source_by_name(t),
-            depth=n,
+            depth=min(n, unconsumed.get(t, n)),
             dead_lettered_total={"unknown": _end(snap, t)},
         )
-        for t, n in sorted(depth.items())
+        for t, n in sorted(retained.items())
     ]
 
 

@@ -197,3 +197,17 @@ def test_interpolated_lag_within_one_poll_interval(tansu):
         assert row.seconds == pytest.approx(truth, abs=1.5)
     finally:
         p.stop()
+
+
+def test_dlq_depth_is_unconsumed_when_a_reprocessor_reads_it(tansu):
+    source = unique("refunds")
+    dlq = f"{source}.dlq"
+    create_topic(tansu, dlq, 1)
+    produce(tansu, dlq, [6])
+    commit(tansu, unique("reprocessor"), dlq, {0: 4})
+    p = poller(tansu)
+    try:
+        row = next(d for d in p.poll_once().dead_letters if d.dlq == dlq)
+        assert row.depth == 2  # 6 retained, 4 already reprocessed
+    finally:
+        p.stop()
