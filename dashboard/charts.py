@@ -108,11 +108,12 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
             startstandoff=14,
             text="",
         )
-        latency = f", p95 {edge.p95_seconds:.2f} s" if edge.p95_seconds is not None else ""
+        latency = f"p95 {edge.p95_seconds:.2f} s" if edge.p95_seconds is not None else ""
+        # nearer the target than the middle: edges that fan out of one node keep apart labels
         fig.add_annotation(
-            x=(x0 + x1) / 2,
-            y=(y0 + y1) / 2,
-            text=f"{edge.label} · {edge.rate:.2f}/s{latency}",
+            x=x0 + (x1 - x0) * 0.65,
+            y=y0 + (y1 - y0) * 0.65,
+            text=" · ".join(t for t in (edge.label, f"{edge.rate:.2f}/s", latency) if t),
             showarrow=False,
             font={"size": 10},
             bgcolor="rgba(255,255,255,0.7)",

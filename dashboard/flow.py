@@ -90,7 +90,7 @@ def build_flow_graph(
         topic, group = str(r.topic), str(r.group)
         health = group_health.get(group, "idle")
         rate = float(r.value) if r.value == r.value else 0.0
-        edges.append(FlowEdge(topic, group, f"{rate:.2f}/s", rate, None, health))
+        edges.append(FlowEdge(topic, group, "", rate, None, health))
         node_kind[topic] = "channel"
         node_kind.setdefault(group, "service")
         node_health[topic] = _worse(node_health[topic], "ok" if rate > 0 else "idle")
@@ -107,6 +107,12 @@ def build_flow_graph(
         for name, kind in sorted(node_kind.items())
     )
     return FlowGraph(nodes, tuple(edges))
+
+
+def nodes_table(graph: FlowGraph) -> pd.DataFrame:
+    """The graph's nodes as rows with their links: the click-through the figure cannot give."""
+    rows = [{"node": n.id, "kind": n.kind, "health": n.health, "link": n.link} for n in graph.nodes]
+    return pd.DataFrame(rows, columns=["node", "kind", "health", "link"])
 
 
 def _node_link(name: str, kind: str, is_group: bool) -> str:

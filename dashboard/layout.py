@@ -103,8 +103,35 @@ def show_problems(results: Iterable[Loaded[Any] | str | None]) -> None:
             st.warning(text)
 
 
-def link_column(label: str = "open") -> Any:
-    return st.column_config.LinkColumn("link", display_text=label)
+# Number formats by column name, shared by every table (raw floats read as 27.399700001).
+NUMBER_FORMATS = {
+    "lag_messages": "%d",
+    "threshold_messages": "%d",
+    "depth": "%d",
+    "messages": "%d",
+    "lag_seconds": "%.1f",
+    "threshold_seconds": "%.0f",
+    "over_threshold": "%.2f",
+    "produced_per_s": "%.2f",
+    "consumed_per_s": "%.2f",
+    "pickup_seconds": "%.3f",
+    "gap_seconds": "%.3f",
+    "value": "%.4g",
+}
+
+
+def table(frame: Any, order: list[str] | None = None, **links: str) -> None:
+    """Show a table: known number columns formatted, only the `order` columns when given, and
+    `links` mapping a column of URLs to the text its cells show (table(df, link="details"))."""
+    columns = getattr(frame, "columns", [])
+    config: dict[str, Any] = {
+        name: st.column_config.NumberColumn(format=fmt)
+        for name, fmt in NUMBER_FORMATS.items()
+        if name in columns
+    }
+    for name, text in links.items():
+        config[name] = st.column_config.LinkColumn(name, display_text=text)
+    st.dataframe(frame, hide_index=True, column_config=config, column_order=order)
 
 
 def number(value: float | None, unit: str = "", digits: int = 0) -> str:

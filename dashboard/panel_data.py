@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard import journeys, loaders, queries, shaping
+from dashboard import alert_tables, journeys, loaders, queries, shaping
 from dashboard.flow import FlowGraph, build_flow_graph
 from dashboard.loaders import Loaded
 from dashboard.settings import DashboardSettings, ViewFilters, step_seconds
@@ -124,7 +124,7 @@ def health_tiles(view: View) -> HealthTiles:
         produce_rate=keep(scalar(view, queries.produce_rate_total(view.cluster, view.window))),
         consume_rate=keep(scalar(view, queries.consume_rate_total(view.cluster, view.window))),
         dlq_depth=keep(scalar(view, queries.dlq_depth_total(view.cluster))),
-        firing_alerts=None if alerts is None else shaping.firing_count(alerts, view.cluster),
+        firing_alerts=None if alerts is None else alert_tables.firing_count(alerts, view.cluster),
         problems=tuple(dict.fromkeys(problems)),
     )
 
@@ -165,7 +165,7 @@ def alerts_table(view: View) -> Loaded[pd.DataFrame]:
     got = _alerts(view)
     if got.value is None:
         return Loaded(problem=got.problem)
-    return Loaded(shaping.alerts_frame(got.value, view.cluster))
+    return Loaded(alert_tables.alerts_frame(got.value, view.cluster))
 
 
 def rules_table(view: View) -> Loaded[pd.DataFrame]:
@@ -173,7 +173,7 @@ def rules_table(view: View) -> Loaded[pd.DataFrame]:
     got = loaders.prometheus_rules(s.prometheus_url, s.http_timeout_seconds)
     if got.value is None:
         return Loaded(problem=got.problem)
-    return Loaded(shaping.rules_frame(got.value))
+    return Loaded(alert_tables.rules_frame(got.value))
 
 
 def notifications_table(view: View) -> Loaded[pd.DataFrame]:
@@ -181,7 +181,7 @@ def notifications_table(view: View) -> Loaded[pd.DataFrame]:
     got = loaders.notifications(s.collector_url, s.http_timeout_seconds, s.collector_token)
     if got.value is None:
         return Loaded(problem=got.problem, missing=got.missing)
-    return Loaded(shaping.notifications_frame(got.value, view.cluster))
+    return Loaded(alert_tables.notifications_frame(got.value, view.cluster))
 
 
 def flow_graph(view: View) -> Loaded[FlowGraph]:

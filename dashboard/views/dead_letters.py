@@ -4,7 +4,7 @@ dead-lettered journeys linking to the explorer."""
 import streamlit as st
 
 from dashboard import charts, history, panel_data
-from dashboard.layout import current_view, link_column, live, show_problems
+from dashboard.layout import current_view, live, show_problems, table
 
 view = current_view()
 st.title("Dead letters")
@@ -17,7 +17,7 @@ def dead_letters() -> None:
     if depth.value is not None and depth.value.empty:
         st.info("No dead-letter topics or queues reported.")
     elif depth.value is not None:
-        st.dataframe(depth.value, hide_index=True)
+        table(depth.value)
     cols = st.columns(2)
     for col, got, title, unit in (
         (cols[0], history.dlq_depth_history(view), "DLQ depth", "messages"),
@@ -36,14 +36,14 @@ def dead_letters() -> None:
     if reasons.value is not None and reasons.value.empty:
         st.info("Nothing was dead-lettered in this time range.")
     elif reasons.value is not None:
-        st.dataframe(reasons.value, hide_index=True)
+        table(reasons.value)
     st.subheader("Latest failed journeys")
     failed = panel_data.recent_traces(view, "failed", limit=20)
     show_problems([failed])
     if failed.value is not None and failed.value.empty:
         st.info("No failed journeys in this time range.")
     elif failed.value is not None:
-        st.dataframe(failed.value, hide_index=True, column_config={"link": link_column("explore")})
+        table(failed.value, link="explore")
 
 
 dead_letters()

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from dashboard import charts, panel_data
-from dashboard.layout import current_view, link_column, live, show_problems
+from dashboard.flow import nodes_table
+from dashboard.layout import current_view, live, show_problems, table
 
 view = current_view()
 st.title("Flow graph")
@@ -23,14 +24,7 @@ def flow() -> None:
         st.info("No flow yet: no traced events and no consumption in Prometheus.")
         return
     st.plotly_chart(charts.flow_figure(graph.value), width="stretch")
-    st.dataframe(
-        [
-            {"node": n.id, "kind": n.kind, "health": n.health, "link": n.link}
-            for n in graph.value.nodes
-        ],
-        hide_index=True,
-        column_config={"link": link_column("open")},
-    )
+    table(nodes_table(graph.value), link="open")
 
 
 flow()

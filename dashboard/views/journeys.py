@@ -4,7 +4,7 @@ journeys. Deep link: ?correlation_id=…"""
 import streamlit as st
 
 from dashboard import charts, journeys, panel_data
-from dashboard.layout import current_view, link_column, number, show_problems
+from dashboard.layout import current_view, number, show_problems, table
 
 view = current_view()
 st.title("Journey explorer")
@@ -31,7 +31,7 @@ if correlation_id and correlation_id.strip():
         if link:
             st.link_button("Open in the trace UI", link)
         st.plotly_chart(charts.journey_waterfall(rows, correlation_id.strip()), width="stretch")
-        st.dataframe(rows, hide_index=True)
+        table(rows)
 
 st.subheader("Recent journeys")
 tabs = st.tabs(["Failed", "Slow", "In flight"])
@@ -44,6 +44,4 @@ for tab, status in zip(tabs, journeys.TRACE_STATUSES, strict=True):
                 f"No {status.replace('_', '-')} journeys in the last {view.filters.time_range}."
             )
         elif recent.value is not None:
-            st.dataframe(
-                recent.value, hide_index=True, column_config={"link": link_column("explore")}
-            )
+            table(recent.value, link="explore")

@@ -4,7 +4,7 @@ and reason, per-partition breakdown, consume vs produce rate. Deep link: ?group=
 import streamlit as st
 
 from dashboard import charts, history, panel_data
-from dashboard.layout import current_view, live, show_problems
+from dashboard.layout import current_view, live, show_problems, table
 
 view = current_view()
 st.title("Consumer lag")
@@ -27,12 +27,12 @@ group = st.selectbox(
 
 @live(view)
 def group_panel(group: str) -> None:
-    table = panel_data.lag_table(view, group)
-    show_problems([table])
-    if table.value is not None and table.value.empty:
+    lag = panel_data.lag_table(view, group)
+    show_problems([lag])
+    if lag.value is not None and lag.value.empty:
         st.info(f"Prometheus has no lag series for group {group!r} right now.")
-    elif table.value is not None:
-        for row in table.value.to_dict("records"):
+    elif lag.value is not None:
+        for row in lag.value.to_dict("records"):
             cols = st.columns(4)
             cols[0].metric(f"Status ({row['cluster_name']})", row["status"] or "—", border=True)
             cols[1].metric("Lag", f"{row['lag_messages']:,.0f} msgs", border=True)
@@ -63,7 +63,7 @@ def group_panel(group: str) -> None:
     partitions = history.group_partitions(view, group)
     show_problems([partitions])
     if partitions.value is not None:
-        st.dataframe(partitions.value, hide_index=True)
+        table(partitions.value)
     st.subheader("Consume vs produce rate")
     consume, produce = history.group_rates(view, group)
     show_problems([consume, produce])

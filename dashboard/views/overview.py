@@ -3,7 +3,20 @@
 import streamlit as st
 
 from dashboard import charts, history, panel_data
-from dashboard.layout import current_view, link_column, live, number, show_problems
+from dashboard.layout import current_view, live, number, show_problems, table
+
+LAG_COLUMNS = [
+    "status",
+    "broker",
+    "cluster_name",
+    "group",
+    "lag_messages",
+    "lag_seconds",
+    "threshold_messages",
+    "threshold_seconds",
+    "reason",
+    "link",
+]
 
 view = current_view()
 st.title("Overview")
@@ -40,28 +53,12 @@ def tiles() -> None:
 @live(view)
 def lag_now() -> None:
     st.subheader("Lag per consumer group, worst first")
-    table = panel_data.lag_table(view)
-    show_problems([table])
-    if table.value is not None and table.value.empty:
+    lag = panel_data.lag_table(view)
+    show_problems([lag])
+    if lag.value is not None and lag.value.empty:
         st.info("No consumer groups reported yet: is the collector polling a broker?")
-    elif table.value is not None:
-        st.dataframe(
-            table.value,
-            hide_index=True,
-            column_order=[
-                "status",
-                "broker",
-                "cluster_name",
-                "group",
-                "lag_messages",
-                "lag_seconds",
-                "threshold_messages",
-                "threshold_seconds",
-                "reason",
-                "link",
-            ],
-            column_config={"link": link_column("details")},
-        )
+    elif lag.value is not None:
+        table(lag.value, LAG_COLUMNS, link="details")
     recent = history.lag_by_group_recent(view)
     show_problems([recent])
     if recent.value is not None and recent.value.empty:

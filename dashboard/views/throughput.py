@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import charts, history
-from dashboard.layout import current_view, live, show_problems
+from dashboard.layout import current_view, live, show_problems, table
 
 view = current_view()
 st.title("Throughput")
@@ -17,7 +17,7 @@ def throughput() -> None:
     if now.value is not None and now.value.empty:
         st.info("No produce or consume counters in Prometheus yet.")
     elif now.value is not None:
-        st.dataframe(now.value, hide_index=True)
+        table(now.value)
     produced = history.produce_rates(view)
     consumed = history.consume_rates(view)
     show_problems([produced, consumed])

@@ -242,6 +242,8 @@ def exposition() -> str:
 class FakeCollector(BaseHTTPRequestHandler):
     """The collector's /metrics and JSON API, as the contract describes them."""
 
+    tracing = True  # a collector without a trace store answers 404 on /api/traces*
+
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
         pass
 
@@ -263,6 +265,8 @@ class FakeCollector(BaseHTTPRequestHandler):
             return self._json(HTTPStatus.OK, {"groups": [group]})
         if path == "/api/alerts/notifications":
             return self._json(HTTPStatus.OK, {"notifications": NOTIFICATIONS})
+        if path.startswith("/api/traces") and not self.tracing:
+            return self._json(HTTPStatus.NOT_FOUND, {"error": "tracing is not enabled"})
         if path == "/api/traces/order-7":
             return self._json(HTTPStatus.OK, JOURNEY)
         if path.startswith("/api/traces/"):
@@ -498,3 +502,23 @@ def test_lag_table_still_shows_when_only_the_collector_is_down(monkeypatch, sour
     urls = {"prometheus": sources["prometheus"], "collector": f"http://127.0.0.1:{free_port()}"}
     at = open_page(monkeypatch, urls, "overview")
     assert at.dataframe[0].value["group"].iloc[0] == "billing"
+
+
+class UntracedCollector(FakeCollector):
+    tracing = False
+
+
+def test_a_collector_without_tracing_is_explained_not_an_error(monkeypatch, sources):
+    untraced = ThreadingHTTPServer(("127.0.0.1", 0), UntracedCollector)
+    threading.Thread(target=untraced.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        urls = {**sources, "collector": f"http://127.0.0.1:{untraced.server_address[1]}"}
+        at = open_page(monkeypatch, urls, "journeys", correlation_id="order-7")
+        assert texts(at.warning) == []
+        assert any("tracing is not enabled" in i for i in texts(at.info))
+        at.switch_page("views/dead_letters.py").run()
+        assert at.dataframe[0].value.loc[0, "dlq"] == "orders.dlq"  # metrics still there
+        assert any("tracing is not enabled" in i for i in texts(at.info))
+    finally:
+        untraced.shutdown()
+        untraced.server_close()

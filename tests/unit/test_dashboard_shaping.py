@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from dashboard import shaping
+from dashboard import alert_tables, shaping
 
 G = ["broker", "cluster_name", "group"]
 
@@ -137,11 +137,11 @@ def test_alerts_firing_first_filtered_by_cluster_with_links() -> None:
         alert("C", "firing", cluster_name="other"),
         alert("D", "firing"),  # no cluster label: about the whole system, always shown
     ]
-    frame = shaping.alerts_frame(alerts, "local")
+    frame = alert_tables.alerts_frame(alerts, "local")
     assert frame["alertname"].tolist() == ["B", "D", "A"]
     assert frame.loc[0, "link"] == "lag?group=g2&cluster=local"
     assert frame.loc[1, "link"] == ""
-    assert shaping.firing_count(alerts, None) == 3
+    assert alert_tables.firing_count(alerts, None) == 3
 
 
 def test_rules_frame_lists_alerting_rules_only() -> None:
@@ -162,7 +162,7 @@ def test_rules_frame_lists_alerting_rules_only() -> None:
             ],
         }
     ]
-    frame = shaping.rules_frame(groups)
+    frame = alert_tables.rules_frame(groups)
     assert frame[["alertname", "severity", "for_seconds"]].values.tolist() == [
         ["ConsumerLagHigh", "warning", 60]
     ]
@@ -187,7 +187,7 @@ def test_notifications_one_row_per_alert_newest_first() -> None:
             ],
         },
     ]
-    frame = shaping.notifications_frame(notes, "c")
+    frame = alert_tables.notifications_frame(notes, "c")
     assert frame[["status", "alertname", "group"]].values.tolist() == [
         ["resolved", "A", "g"],
         ["firing", "A", ""],
@@ -214,3 +214,14 @@ def test_parse_time(value: Any, expected: Any) -> None:
 def test_page_link_drops_empty_params_and_encodes() -> None:
     assert shaping.page_link("lag", group="a b&c", cluster="") == "lag?group=a+b%26c"
     assert shaping.page_link("journeys") == "journeys"
+
+
+def test_a_dlq_alert_lands_on_dead_letters_with_its_runbook() -> None:
+    dlq = alert("DeadLetterQueueNotEmpty", "firing", cluster_name="c", dlq="orders.dlq")
+    dlq["annotations"]["runbook_url"] = "https://example.org/docs/alerts.md#dlq"
+    dlq["value"] = "7e+00"
+    frame = alert_tables.alerts_frame([dlq], None)
+    assert frame.loc[0, "link"] == "dead-letters?cluster=c"
+    assert frame.loc[0, "runbook"] == "https://example.org/docs/alerts.md#dlq"
+    assert frame.loc[0, "value"] == 7.0
+    assert frame.loc[0, "active_since"] == pd.Timestamp("2026-11-26 07:00:00", tz="UTC")
