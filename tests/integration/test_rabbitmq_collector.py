@@ -10,6 +10,7 @@ One node for the module (~7 s to start), with fast stats. The topology:
     shop/orders (vhost "shop")
 
 Expected backlogs are exact because we publish, get, ack, reject and hold known counts.
+The last test restarts the node (durable queue `survivor`), so it stays last in the file.
 """
 
 from __future__ import annotations
