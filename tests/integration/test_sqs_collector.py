@@ -88,11 +88,13 @@ def start_collector(tmp_path: Path, clusters_yaml: str) -> CollectorService:
     return service
 
 
-def aws_cluster_yaml(endpoint: str, prefix: str = "", timeout: float = 2.0, bus: str = "") -> str:
+def aws_cluster_yaml(
+    endpoint: str, prefix: str = "", timeout: float = 2.0, bus: str = "", name: str = "aws"
+) -> str:
     prefixes = f"    queue_prefixes: [{prefix}]\n" if prefix else ""
     buses = f"    event_buses: [{bus}]\n" if bus else ""
     return (
-        f"  - name: aws\n    kind: aws\n    region: {REGION}\n    endpoint_url: {endpoint}\n"
+        f"  - name: {name}\n    kind: aws\n    region: {REGION}\n    endpoint_url: {endpoint}\n"
         f"    request_timeout_seconds: {timeout}\n    max_attempts: 2\n{prefixes}{buses}"
     )
 
@@ -385,27 +387,34 @@ def test_throttling_is_retried_counted_and_exhaustion_is_unavailable(moto):
         always.close()
 
 
-def test_dead_aws_endpoint_is_down_while_kafka_stays_up(tansu, aws_env, tmp_path):
+def test_dead_or_throttling_aws_is_down_while_kafka_stays_up(tansu, aws_env, tmp_path):
     dead = f"http://127.0.0.1:{free_port()}"
+    throttling = ThrottlingEndpoint()
     kafka = (
         f"  - name: local\n    kind: kafka\n    bootstrap_servers: {tansu}\n"
         "    request_timeout_seconds: 2\n"
     )
-    service = start_collector(tmp_path, kafka + aws_cluster_yaml(dead, timeout=1.0))
+    clusters = kafka + aws_cluster_yaml(dead, timeout=1.0)
+    clusters += aws_cluster_yaml(throttling.url, name="aws-throttled")
+    service = start_collector(tmp_path, clusters)
     try:
         url = f"http://127.0.0.1:{service.port}/metrics"
+        clusters_up = (("sqs", "aws"), ("sqs", "aws-throttled"), ("kafka", "local"))
 
-        def both() -> dict | None:
+        def polled() -> dict | None:
             m = scrape(url)
-            up = {b: value(m, "eventscope_collector_up", broker=b, cluster_name=c)
-                  for b, c in (("sqs", "aws"), ("kafka", "local"))}  # fmt: skip
+            up = {c: value(m, "eventscope_collector_up", broker=b, cluster_name=c)
+                  for b, c in clusters_up}  # fmt: skip
             return up if None not in up.values() else None
 
-        assert wait_until(both, 20, "both clusters polled") == {"sqs": 0.0, "kafka": 1.0}
+        assert wait_until(polled, 20, "every cluster polled") == {
+            "aws": 0.0, "aws-throttled": 0.0, "local": 1.0,
+        }  # fmt: skip
         m = scrape(url)
         assert value(m, "eventscope_collector_auth_failed", broker="sqs", cluster_name="aws") == 0.0
     finally:
         service.stop()
+        throttling.close()
 
 
 def test_demo_order_flow_on_eventbridge_and_sqs(moto):
