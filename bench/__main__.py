@@ -109,8 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in args.only:
             t0 = time.monotonic()
             print(f"[{name}] running ...", file=sys.stderr, flush=True)
+            load_before = os.getloadavg()
             bench_rows, raw = plan[name]()
             raw["wall_seconds"] = time.monotonic() - t0
+            # other work on the machine moves wall times: keep the load next to the figures
+            raw["load_avg_before"], raw["load_avg_after"] = load_before, os.getloadavg()
             results["benches"][name] = raw
             if "not_run" in raw:
                 missing.append(name)

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from bench.stats import Row, summarize
 POLL_GOAL_SECONDS = 5.0  # at 1,000 groups
 RSS_GOAL_MB = 300.0
 WORKER_TIMEOUT = 600.0
+WIDE_CONCURRENCY = 64  # the collector again with more OffsetFetch requests in flight
 
 
 def protocol_minimum_requests(brokers: int = 1) -> int:
@@ -59,23 +61,28 @@ def peak_rss_mb() -> float:
 # -- the two workers (each in its own process) ------------------------------------------------
 
 
-def collector_worker(bootstrap: str, polls: int) -> dict[str, Any]:
+def collector_worker(bootstrap: str, polls: int, max_concurrency: int | None) -> dict[str, Any]:
     from collector.brokers.kafka import KafkaAdapter
     from collector.compute.view import ViewSettings
     from collector.config import KafkaCluster
     from collector.poller import ClusterPoller
 
-    adapter = KafkaAdapter(KafkaCluster(name="bench", bootstrap_servers=bootstrap))
+    cluster = KafkaCluster(name="bench", bootstrap_servers=bootstrap)
+    if max_concurrency is not None:
+        cluster = replace(cluster, max_concurrency=max_concurrency)
+    adapter = KafkaAdapter(cluster)
     poller = ClusterPoller(adapter, interval=60.0, settings=ViewSettings())
     seconds: list[float] = []
+    cpu: list[float] = []
     requests: dict[str, int] = {}
     phases: dict[str, float] = {}
     before: dict[str, int] = {}
     view = None
     for i in range(polls + 1):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         view = poller.poll_once()
         elapsed = time.perf_counter() - started
+        cpu_used = time.process_time() - cpu_started
         if not view.up:
             raise RuntimeError(f"collector poll failed: {view.error}")
         total = dict(view.requests_total)
@@ -84,10 +91,12 @@ def collector_worker(bootstrap: str, polls: int) -> dict[str, Any]:
         phases = dict(view.phase_seconds)
         if i > 0:  # poll 0 warms up: connections, topic configs
             seconds.append(elapsed)
+            cpu.append(cpu_used)
     adapter.close()
     assert view is not None
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "requests": requests,
         "phases": phases,
         "groups": len(view.groups),
@@ -104,10 +113,11 @@ def floor_worker(bootstrap: str, polls: int) -> dict[str, Any]:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     timeout = 30.0
     seconds: list[float] = []
+    cpu: list[float] = []
     requests: dict[str, int] = {}
     groups = partitions = 0
     for i in range(polls + 1):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         listed = admin.list_consumer_groups(request_timeout=timeout)
         md = admin.list_topics(timeout=timeout)  # blocking, but ListGroups is already in flight
         tps = {
@@ -125,6 +135,7 @@ def floor_worker(bootstrap: str, polls: int) -> dict[str, Any]:
         for fut in pending:
             fut.result()
         elapsed = time.perf_counter() - started
+        cpu_used = time.process_time() - cpu_started
         groups, partitions = len(names), len(tps)
         requests = {
             "list_groups": 1,
@@ -135,8 +146,10 @@ def floor_worker(bootstrap: str, polls: int) -> dict[str, Any]:
         }
         if i > 0:
             seconds.append(elapsed)
+            cpu.append(cpu_used)
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "requests": requests,
         "groups": groups,
         "partitions": partitions,
@@ -144,10 +157,14 @@ def floor_worker(bootstrap: str, polls: int) -> dict[str, Any]:
     }
 
 
-def run_worker(kind: str, bootstrap: str, polls: int) -> dict[str, Any]:
+def run_worker(
+    kind: str, bootstrap: str, polls: int, max_concurrency: int | None = None
+) -> dict[str, Any]:
     """Run one worker in a fresh interpreter; its last stdout line is its JSON result."""
     argv = [sys.executable, "-m", "bench.kafka_poll", "worker", kind]
     argv += ["--bootstrap", bootstrap, "--polls", str(polls)]
+    if max_concurrency is not None:
+        argv += ["--max-concurrency", str(max_concurrency)]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=WORKER_TIMEOUT)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} worker failed ({done.returncode}):\n{done.stderr[-2000:]}")
@@ -175,18 +192,27 @@ def run(
             world.grow_to(n)
             setup = time.monotonic() - started
             coll: list[dict[str, Any]] = []
+            wide: list[dict[str, Any]] = []
             floor: list[dict[str, Any]] = []
-            for _ in range(runs):
+            for _ in range(runs):  # interleaved, so load on the machine hits all three alike
                 floor.append(run_worker("floor", world.bootstrap, polls))
                 coll.append(run_worker("collector", world.bootstrap, polls))
-            raw[str(n)] = {"setup_seconds": setup, "collector": coll, "floor": floor}
-            rows.extend(_rows(n, coll, floor))
+                wide.append(run_worker("collector", world.bootstrap, polls, WIDE_CONCURRENCY))
+            raw[str(n)] = {
+                "setup_seconds": setup,
+                "collector": coll,
+                f"collector_max_concurrency_{WIDE_CONCURRENCY}": wide,
+                "floor": floor,
+            }
+            rows.extend(_rows(n, coll, wide, floor))
     finally:
         world.stop()
     return rows, raw
 
 
-def _rows(n: int, coll: list[dict[str, Any]], floor: list[dict[str, Any]]) -> list[Row]:
+def _rows(
+    n: int, coll: list[dict[str, Any]], wide: list[dict[str, Any]], floor: list[dict[str, Any]]
+) -> list[Row]:
     case = f"{n:,} groups"
     poll = summarize(s for r in coll for s in r["seconds"])
     goal_poll = n == 1000
@@ -203,6 +229,22 @@ def _rows(n: int, coll: list[dict[str, Any]], floor: list[dict[str, Any]]) -> li
             summarize(s for r in floor for s in r["seconds"]),
             goal=f"< {POLL_GOAL_SECONDS:g} s" if goal_poll else "",
             met=(poll.median < POLL_GOAL_SECONDS) if goal_poll else None,
+        ),
+        Row(
+            "kafka_poll",
+            case,
+            f"poll wall time, max_concurrency={WIDE_CONCURRENCY}",
+            "s",
+            summarize(s for r in wide for s in r["seconds"]),
+            summarize(s for r in floor for s in r["seconds"]),
+        ),
+        Row(
+            "kafka_poll",
+            case,
+            "poll CPU time",
+            "s",
+            summarize(s for r in coll for s in r["cpu_seconds"]),
+            summarize(s for r in floor for s in r["cpu_seconds"]),
         ),
         Row(
             "kafka_poll",
@@ -232,9 +274,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker.add_argument("kind", choices=("collector", "floor"))
     worker.add_argument("--bootstrap", required=True)
     worker.add_argument("--polls", type=int, default=3)
+    worker.add_argument("--max-concurrency", type=int, default=None)
     args = parser.parse_args(argv)
-    fn = collector_worker if args.kind == "collector" else floor_worker
-    print(json.dumps(fn(args.bootstrap, args.polls)))
+    if args.kind == "collector":
+        result = collector_worker(args.bootstrap, args.polls, args.max_concurrency)
+    else:
+        result = floor_worker(args.bootstrap, args.polls)
+    print(json.dumps(result))
     return 0
 
 

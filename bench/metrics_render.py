@@ -115,14 +115,17 @@ def _registry(collector: Collector) -> CollectorRegistry:
     return registry
 
 
-def _time_render(registry: CollectorRegistry, runs: int) -> tuple[list[float], bytes]:
+def _time_render(registry: CollectorRegistry, runs: int) -> tuple[list[float], list[float], bytes]:
+    """Wall and CPU seconds of each rendering, and the last body."""
     seconds: list[float] = []
+    cpu: list[float] = []
     body = b""
     for _ in range(runs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         body = generate_latest(registry)
         seconds.append(time.perf_counter() - started)
-    return seconds, body
+        cpu.append(time.process_time() - cpu_started)
+    return seconds, cpu, body
 
 
 def run(targets: Sequence[int], runs: int) -> tuple[list[Row], dict[str, Any]]:
@@ -130,9 +133,9 @@ def run(targets: Sequence[int], runs: int) -> tuple[list[Row], dict[str, Any]]:
     raw: dict[str, Any] = {}
     for target in targets:
         view = synthetic_view(groups_for(target))
-        coll_s, body = _time_render(_registry(view_collector(view)), runs)
+        coll_s, coll_cpu, body = _time_render(_registry(view_collector(view)), runs)
         series = sample_lines(body)
-        floor_s, floor_body = _time_render(_registry(PlainGauges(series)), runs)
+        floor_s, floor_cpu, floor_body = _time_render(_registry(PlainGauges(series)), runs)
         raw[str(target)] = {
             "series": series,
             "groups": len(view.groups),
@@ -140,6 +143,8 @@ def run(targets: Sequence[int], runs: int) -> tuple[list[Row], dict[str, Any]]:
             "floor_bytes": len(floor_body),
             "seconds": coll_s,
             "floor_seconds": floor_s,
+            "cpu_seconds": coll_cpu,
+            "floor_cpu_seconds": floor_cpu,
         }
         case = f"{series:,} series"
         value = summarize(coll_s)
@@ -154,6 +159,16 @@ def run(targets: Sequence[int], runs: int) -> tuple[list[Row], dict[str, Any]]:
                 summarize(floor_s),
                 goal=f"< {RENDER_GOAL_SECONDS:g} s" if goal else "",
                 met=value.median < RENDER_GOAL_SECONDS if goal else None,
+            )
+        )
+        rows.append(
+            Row(
+                "metrics_render",
+                case,
+                "render CPU time",
+                "s",
+                summarize(coll_cpu),
+                summarize(floor_cpu),
             )
         )
         rows.append(
