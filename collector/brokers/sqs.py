@@ -62,7 +62,7 @@ from collector.brokers.sqs_topology import (
     rule_edges,
 )
 from collector.config import AwsCluster
-from collector.errors import BrokerError, ConfigError
+from collector.errors import BrokerAuthError, BrokerError, ConfigError
 from collector.model import Broker, ClusterSnapshot
 
 log = logging.getLogger(__name__)
@@ -203,13 +203,16 @@ class SqsAdapter:
         known = {s.name for s in states}
         found = []
         for arn in sorted(dead_letter_arns(states, rules)):
-            if name_from_arn(arn) in known:
-                continue
+            if name_from_arn(arn) in known or arn.split(":")[3] != self.config.region:
+                continue  # listed already, or in another region (another cluster's business)
             params = {"QueueName": name_from_arn(arn)}
             if account_from_arn(arn):
                 params["QueueOwnerAWSAccountId"] = account_from_arn(arn)
             try:
                 url = self.call("sqs.GetQueueUrl", self.sqs.get_queue_url, **params)["QueueUrl"]
+            except BrokerAuthError:
+                log.debug("aws cluster %s: no access to DLQ %s", self.cluster, arn)
+                continue  # another account's DLQ we may not read: its source is still reported
             except BrokerError as exc:
                 if _queue_missing(exc):
                     continue  # a redrive policy pointing at a deleted queue
@@ -252,7 +255,9 @@ class SqsAdapter:
             )
             for t in page.get("Targets", [])
         ]
-        return RuleTargets(bus, name, rule.get("State", "ENABLED") == "ENABLED", tuple(targets))
+        # ENABLED, DISABLED, ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS
+        enabled = str(rule.get("State", "ENABLED")).startswith("ENABLED")
+        return RuleTargets(bus, name, enabled, tuple(targets))
 
 
 def _timed(phases: dict[str, float], phase: str, step: Callable[[], T]) -> T:

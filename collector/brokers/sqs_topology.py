@@ -54,7 +54,9 @@ def account_from_arn(arn: str) -> str:
 
 
 def is_sqs_arn(arn: str) -> bool:
-    return arn.startswith("arn:") and arn.split(":")[2:3] == ["sqs"]
+    """`arn:<partition>:sqs:<region>:<account>:<name>`."""
+    parts = arn.split(":")
+    return len(parts) == 6 and parts[0] == "arn" and parts[2] == "sqs" and bool(parts[5])
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,23 @@ def test_messages_move_to_dlq_after_max_receive_count(moto):
         reader.close()
 
 
+def test_dlq_outside_the_prefixes_is_looked_up_through_the_redrive_policy(moto):
+    sqs, prefix = client("sqs", moto), unique("src")
+    elsewhere = make_queue(sqs, f"elsewhere-{prefix}")  # ListQueues with the prefix misses it
+    source = make_queue(sqs, f"{prefix}-orders", arn_of(sqs, elsewhere))
+    sqs.send_message(QueueUrl=elsewhere, MessageBody="parked")
+    sqs.send_message(QueueUrl=source, MessageBody="waiting")
+    reader = adapter(moto, queue_prefixes=(prefix,))
+    try:
+        snap = reader.snapshot(time.time())
+        assert [(d.dlq, d.source, d.depth) for d in snap.dead_letters] == [
+            (f"elsewhere-{prefix}", f"{prefix}-orders", 1)
+        ]
+        assert snap.requests["sqs.GetQueueUrl"] == 1
+    finally:
+        reader.close()
+
+
 def test_eventbridge_rule_to_queue_edges(moto):
     sqs, events, prefix = client("sqs", moto), client("events", moto), unique("bus")
     failed = make_queue(sqs, f"{prefix}-failed")
