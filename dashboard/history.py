@@ -60,26 +60,26 @@ def group_rates(view: View, group: str) -> tuple[Loaded[pd.DataFrame], Loaded[pd
     return consume, produce
 
 
-def produce_rates(view: View) -> Loaded[pd.DataFrame]:
-    promql = queries.produce_rate_by_topic(view.cluster, view.window)
+def produce_rates(view: View, topic: str | None = None) -> Loaded[pd.DataFrame]:
+    promql = queries.produce_rate_by_topic(view.cluster, view.window, topic)
     return range_frame(view, promql, ["broker", "cluster_name", "topic"])
 
 
-def consume_rates(view: View) -> Loaded[pd.DataFrame]:
-    promql = queries.consume_rate_by_group(view.cluster, view.window)
+def consume_rates(view: View, topic: str | None = None) -> Loaded[pd.DataFrame]:
+    promql = queries.consume_rate_by_group(view.cluster, view.window, topic)
     return range_frame(view, promql, [*GROUP_LABELS, "topic"])
 
 
-def rates_now(view: View) -> Loaded[pd.DataFrame]:
+def rates_now(view: View, topic: str | None = None) -> Loaded[pd.DataFrame]:
     """Per topic/queue now: produced/s and consumed/s (summed over its groups)."""
     produced = instant_frame(
         view,
-        queries.produce_rate_by_topic(view.cluster, view.window),
+        queries.produce_rate_by_topic(view.cluster, view.window, topic),
         ["broker", "cluster_name", "topic"],
     )
     consumed = instant_frame(
         view,
-        queries.consume_rate_by_group(view.cluster, view.window),
+        queries.consume_rate_by_group(view.cluster, view.window, topic),
         [*GROUP_LABELS, "topic"],
     )
     if produced.value is None or consumed.value is None:
@@ -92,6 +92,12 @@ def rates_now(view: View) -> Loaded[pd.DataFrame]:
         per_topic, on=keys, how="outer"
     )
     return Loaded(table.sort_values(keys).reset_index(drop=True))
+
+
+def topic_options(view: View) -> list[str]:
+    """Topics/queues with produce or consume counters; empty when Prometheus cannot say."""
+    now = rates_now(view)
+    return sorted(set(now.value["topic"]) - {""}) if now.value is not None else []
 
 
 def dlq_depth_now(view: View) -> Loaded[pd.DataFrame]:

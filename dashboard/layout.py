@@ -34,9 +34,11 @@ def load_settings() -> DashboardSettings:
     return settings_from_env(os.environ)
 
 
-def _choices_with(options: list[str], wanted: object) -> list[str]:
-    """Keep a deep-linked value selectable even when the source does not list it (yet)."""
-    if isinstance(wanted, str) and wanted and wanted not in options:
+def choices_with_link(options: list[str], param: str) -> list[str]:
+    """`options` plus the value of ?param= when a deep link names one the source does not list
+    (yet), so that the bound widget keeps it instead of dropping it as invalid."""
+    wanted = st.query_params.get(param)
+    if wanted and wanted not in options:
         return [*options, wanted]
     return options
 
@@ -44,7 +46,7 @@ def _choices_with(options: list[str], wanted: object) -> list[str]:
 def sidebar(settings: DashboardSettings) -> View:
     """Draw the shared filters and remember the view for the page that runs next."""
     clusters = panel_data.cluster_options(settings)
-    options = _choices_with([ALL_CLUSTERS, *(clusters.value or [])], st.query_params.get("cluster"))
+    options = choices_with_link([ALL_CLUSTERS, *(clusters.value or [])], "cluster")
     with st.sidebar:
         cluster = st.selectbox("Cluster", options, key="cluster", bind="query-params")
         time_range = st.selectbox(

@@ -128,13 +128,13 @@ def produce_rate_for_group_topics(cluster: str | None, group: str, window: str) 
 # --- throughput -------------------------------------------------------------------------------
 
 
-def produce_rate_by_topic(cluster: str | None, window: str) -> str:
-    sel = selector(PRODUCED, cluster_name=cluster)
+def produce_rate_by_topic(cluster: str | None, window: str, topic: str | None = None) -> str:
+    sel = selector(PRODUCED, cluster_name=cluster, topic=topic)
     return f"sum by (broker, cluster_name, topic) (rate({sel}[{window}]))"
 
 
-def consume_rate_by_group(cluster: str | None, window: str) -> str:
-    sel = selector(CONSUMED, cluster_name=cluster)
+def consume_rate_by_group(cluster: str | None, window: str, topic: str | None = None) -> str:
+    sel = selector(CONSUMED, cluster_name=cluster, topic=topic)
     return f"sum by ({GROUP_KEY}, topic) (rate({sel}[{window}]))"
 
 

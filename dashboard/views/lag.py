@@ -4,16 +4,13 @@ and reason, per-partition breakdown, consume vs produce rate. Deep link: ?group=
 import streamlit as st
 
 from dashboard import charts, history, panel_data
-from dashboard.layout import current_view, live, show_problems, table
+from dashboard.layout import choices_with_link, current_view, live, show_problems, table
 
 view = current_view()
 st.title("Consumer lag")
 
 names = panel_data.group_options(view)
-wanted = st.query_params.get("group")
-options = list(names.value or [])
-if wanted and wanted not in options:
-    options.append(wanted)
+options = choices_with_link(list(names.value or []), "group")
 show_problems([names])
 group = st.selectbox(
     "Consumer group",

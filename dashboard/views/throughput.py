@@ -3,23 +3,28 @@
 import streamlit as st
 
 from dashboard import charts, history
-from dashboard.layout import current_view, live, show_problems, table
+from dashboard.layout import choices_with_link, current_view, live, show_problems, table
 
 view = current_view()
 st.title("Throughput")
 st.caption(f"Rates are per second over a {view.window} window.")
 
+ALL = "All topics / queues"
+options = choices_with_link([ALL, *history.topic_options(view)], "topic")
+chosen = st.selectbox("Topic / queue", options, key="topic", bind="query-params")
+topic = None if chosen in (None, ALL) else str(chosen)
+
 
 @live(view)
 def throughput() -> None:
-    now = history.rates_now(view)
+    now = history.rates_now(view, topic)
     show_problems([now])
     if now.value is not None and now.value.empty:
         st.info("No produce or consume counters in Prometheus yet.")
     elif now.value is not None:
         table(now.value)
-    produced = history.produce_rates(view)
-    consumed = history.consume_rates(view)
+    produced = history.produce_rates(view, topic)
+    consumed = history.consume_rates(view, topic)
     show_problems([produced, consumed])
     if produced.value is not None:
         st.plotly_chart(

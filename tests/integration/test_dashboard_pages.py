@@ -415,6 +415,15 @@ def test_throughput_lists_kafka_topics_and_rabbitmq_queues(monkeypatch, sources)
     assert len(at.get("plotly_chart")) == 2
 
 
+def test_throughput_opens_on_a_linked_topic(monkeypatch, sources):
+    at = open_page(monkeypatch, sources, "throughput", topic="notifications")
+    assert at.selectbox(key="topic").value == "notifications"
+    assert at.dataframe[0].value["topic"].tolist() == ["notifications"]
+    assert {t["name"] for t in figure(at, 1)["data"]} == {
+        "rabbitmq / notification-service / notifications"
+    }
+
+
 def test_dead_letters_show_depth_reasons_and_failed_journeys(monkeypatch, sources):
     at = open_page(monkeypatch, sources, "dead_letters")
     depth = at.dataframe[0].value

@@ -48,6 +48,11 @@ from dashboard.settings import (
             '(eventscope_consumed_messages_total{group="billing"}))',
         ),
         (
+            queries.produce_rate_by_topic(None, "1m", "orders"),
+            "sum by (broker, cluster_name, topic) "
+            '(rate(eventscope_produced_messages_total{topic="orders"}[1m]))',
+        ),
+        (
             queries.dlq_reasons("c", "1h"),
             "sum by (broker, cluster_name, dlq, source, reason) "
             '(increase(eventscope_dead_lettered_messages_total{cluster_name="c"}[1h]))',
