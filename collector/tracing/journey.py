@@ -110,10 +110,18 @@ def previous_hop(
     (t=3), InventoryReleased (inventory-service, t=4), OrderCancelled (order-service, t=5),
     with order-service reading payments.failed → OrderCancelled's previous hop is PaymentFailed.
     """
-    candidates = sorted(
-        (e for e in earlier if not e.dlq and hop_order(e) < hop_order(hop)), key=hop_order
-    )
-    for candidate in reversed(candidates):
-        if hop.service and hop.service in consumed_by.get(candidate.source, set()):
-            return candidate
-    return candidates[-1] if candidates else None
+    key = hop_order(hop)
+    readers: set[str] = set()
+    best: tuple[tuple[float, bool, str, str, int, int], Hop] | None = None
+    best_read: tuple[tuple[float, bool, str, str, int, int], Hop] | None = None
+    for candidate in earlier:
+        order = hop_order(candidate)
+        if candidate.dlq or not order < key:
+            continue
+        if best is None or order > best[0]:
+            best = (order, candidate)
+        readers = consumed_by.get(candidate.source, set())
+        if hop.service and hop.service in readers and (best_read is None or order > best_read[0]):
+            best_read = (order, candidate)
+    chosen = best_read or best
+    return None if chosen is None else chosen[1]

@@ -20,7 +20,7 @@ from prometheus_client.core import (
 )
 
 from collector.exporters.metric_table import family
-from collector.tracing.store import IngestResult
+from collector.tracing.ingest import IngestResult
 
 MAX_SERIES = 2000
 OTHER = "other"

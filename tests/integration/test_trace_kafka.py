@@ -271,7 +271,7 @@ def test_kill_9_mid_ingest_then_restart_stores_every_hop_exactly_once(tansu, pre
     for i in range(sent):
         s.event(f"ord-{i}", "OrderPlaced", T0 + i / 1000)
     s.flush()
-    cfg = write_config(tmp_path / "eventscope.yml", tansu, prefix, extra="    batch_size: 50\n")
+    cfg = write_config(tmp_path / "eventscope.yml", tansu, prefix, extra="    batch_size: 20\n")
     db_path = tmp_path / "traces.db"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     argv = [sys.executable, "-m", "collector.tracing", "--config", str(cfg)]

@@ -13,10 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from collector.exporters.metric_table import exposed_names
 from collector.tracing import metrics as trace_metrics
 from collector.tracing.hop import Consumption, Hop, Journey, JourneyStatus, journey_json
+from collector.tracing.ingest import Edge, IngestResult
 from collector.tracing.metrics import TraceMetrics, TraceMetricsCollector
 from collector.tracing.otel import JourneyExporter
 from collector.tracing.render import journey_text
-from collector.tracing.store import Edge, IngestResult
 
 TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
