@@ -16,20 +16,8 @@ except ImportError:  # run from a checkout without installing: make the package 
 
 import streamlit as st
 
-from dashboard.layout import load_settings, sidebar
+from dashboard.layout import PAGES, VIEWS, load_settings, sidebar
 from dashboard.settings import SettingsError
-
-HERE = Path(__file__).resolve().parent
-
-PAGES = (
-    ("overview.py", "Overview", "overview", ":material/dashboard:"),
-    ("lag.py", "Consumer lag", "lag", ":material/hourglass_top:"),
-    ("throughput.py", "Throughput", "throughput", ":material/speed:"),
-    ("dead_letters.py", "Dead letters", "dead-letters", ":material/report:"),
-    ("flow.py", "Flow graph", "flow", ":material/account_tree:"),
-    ("journeys.py", "Journey explorer", "journeys", ":material/route:"),
-    ("alerts.py", "Alerts", "alerts", ":material/notifications:"),
-)
 
 
 def main() -> None:
@@ -39,16 +27,15 @@ def main() -> None:
     except SettingsError as err:
         st.error(f"The dashboard is misconfigured: {err}")
         st.stop()
-    views = HERE / "views"
     file, title, path, icon = PAGES[0]
     # The default page is served at "/" whatever its url_path; a hidden twin under the
     # promised path keeps /overview links working (url paths must differ, hence "home").
     pages = [
-        st.Page(views / file, title=title, url_path="home", icon=icon, default=True),
-        st.Page(views / file, title=title, url_path=path, visibility="hidden"),
+        st.Page(VIEWS / file, title=title, url_path="home", icon=icon, default=True),
+        st.Page(VIEWS / file, title=title, url_path=path, visibility="hidden"),
     ]
     pages += [
-        st.Page(views / file, title=title, url_path=path, icon=icon)
+        st.Page(VIEWS / file, title=title, url_path=path, icon=icon)
         for file, title, path, icon in PAGES[1:]
     ]
     page = st.navigation(pages)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 import pandas as pd
 
@@ -113,6 +114,13 @@ def nodes_table(graph: FlowGraph) -> pd.DataFrame:
     """The graph's nodes as rows with their links: the click-through the figure cannot give."""
     rows = [{"node": n.id, "kind": n.kind, "health": n.health, "link": n.link} for n in graph.nodes]
     return pd.DataFrame(rows, columns=["node", "kind", "health", "link"])
+
+
+def link_target(link: str) -> tuple[str, dict[str, str]]:
+    """Split a relative page link into (url path, query parameters):
+    link_target("lag?group=a+b") -> ("lag", {"group": "a b"})."""
+    path, _, query = link.partition("?")
+    return path, dict(parse_qsl(query))
 
 
 def _node_link(name: str, kind: str, is_group: bool) -> str:

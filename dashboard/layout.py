@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -27,6 +28,18 @@ from dashboard.settings import (
 )
 
 VIEW_KEY = "_eventscope_view"
+VIEWS = Path(__file__).resolve().parent / "views"
+# (script in views/, title, url path, icon); the first is the default page
+PAGES = (
+    ("overview.py", "Overview", "overview", ":material/dashboard:"),
+    ("lag.py", "Consumer lag", "lag", ":material/hourglass_top:"),
+    ("throughput.py", "Throughput", "throughput", ":material/speed:"),
+    ("dead_letters.py", "Dead letters", "dead-letters", ":material/report:"),
+    ("flow.py", "Flow graph", "flow", ":material/account_tree:"),
+    ("journeys.py", "Journey explorer", "journeys", ":material/route:"),
+    ("alerts.py", "Alerts", "alerts", ":material/notifications:"),
+)
+SCRIPT_OF_PATH = {path: f"views/{file}" for file, _, path, _ in PAGES}
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from dashboard import charts, panel_data
-from dashboard.flow import nodes_table
-from dashboard.layout import current_view, live, show_problems, table
+from dashboard.flow import link_target, nodes_table
+from dashboard.layout import SCRIPT_OF_PATH, current_view, live, show_problems, table
 
 view = current_view()
 st.title("Flow graph")
@@ -23,7 +23,18 @@ def flow() -> None:
     if not graph.value.nodes:
         st.info("No flow yet: no traced events and no consumption in Prometheus.")
         return
-    st.plotly_chart(charts.flow_figure(graph.value), width="stretch")
+    event = st.plotly_chart(
+        charts.flow_figure(graph.value),
+        width="stretch",
+        on_select="rerun",
+        selection_mode="points",
+        key="flow_graph",
+    )
+    clicked = [p.get("customdata") for p in event.selection.points if p.get("customdata")]
+    target = link_target(str(clicked[0])) if clicked else None
+    if target and target[0] in SCRIPT_OF_PATH:  # a click on a node opens its page
+        st.switch_page(SCRIPT_OF_PATH[target[0]], query_params=target[1])
+    st.caption("Click a node to open its page, or use the links below.")
     table(nodes_table(graph.value), link="open")
 
 

@@ -6,7 +6,15 @@ import pandas as pd
 import pytest
 
 from dashboard.charts import flow_figure, journey_waterfall, timeseries_chart
-from dashboard.flow import FlowEdge, FlowGraph, FlowNode, build_flow_graph, layered_positions
+from dashboard.flow import (
+    FlowEdge,
+    FlowGraph,
+    FlowNode,
+    build_flow_graph,
+    layered_positions,
+    link_target,
+    nodes_table,
+)
 from dashboard.journeys import journey_rows
 
 
@@ -117,3 +125,21 @@ def test_waterfall_bars_from_produce_to_last_pickup() -> None:
     assert list(bars["event"].x) == [250.0]  # ms from produce to pickup
     assert list(bars["dlq"].x) == [5.0]  # never picked up: a thin mark
     assert list(bars["first pickup"].y) == ["1. OrderPlaced (o)"]
+
+
+@pytest.mark.parametrize(
+    ("link", "target"),
+    [
+        ("lag?group=a+b&cluster=local", ("lag", {"group": "a b", "cluster": "local"})),
+        ("throughput?topic=orders%2Fdlq", ("throughput", {"topic": "orders/dlq"})),
+        ("journeys", ("journeys", {})),
+    ],
+)
+def test_a_node_link_splits_into_page_and_parameters(link, target) -> None:
+    assert link_target(link) == target
+
+
+def test_nodes_table_lists_every_node_with_its_link() -> None:
+    rows = nodes_table(graph())
+    assert rows.loc[rows["node"] == "billing", "link"].item() == "lag?group=billing"
+    assert len(rows) == len(graph().nodes)
