@@ -27,12 +27,15 @@ from collector.tracing.hop import Hop
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,200}")
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-_PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 
 DLQ_REASON_HEADERS = ("dlq_error", "error", "x-exception-message", "kafka_dlt-exception-message")
 DLQ_RETRY_HEADERS = ("dlq_retry_count", "retry_count", "x-retry-count", "retries")
 DLQ_SERVICE_HEADERS = ("dlq_service",)
 DLQ_MARKER_HEADERS = ("dlq_original_topic", "dlq_error", "kafka_dlt-original-topic")
+
+_DLQ_HEADERS = frozenset(
+    DLQ_REASON_HEADERS + DLQ_RETRY_HEADERS + DLQ_SERVICE_HEADERS + DLQ_MARKER_HEADERS
+)
 
 SKIP_NO_ID = "no_id"
 SKIP_OVERSIZE = "oversize"
@@ -83,24 +86,25 @@ def parse_headers(headers: Any, rules: HeaderRules) -> EventHeaders | Skipped:
         return Skipped(SKIP_BAD_HEADER)
     first: dict[str, bytes | str] = {}
     size = 0
-    for pair in headers:
-        if not isinstance(pair, tuple | list) or len(pair) != 2:
-            return Skipped(SKIP_BAD_HEADER)
-        name, value = pair
-        if isinstance(name, bytes):
-            name = name.decode("utf-8", "replace")
-        if not isinstance(name, str):
-            return Skipped(SKIP_BAD_HEADER)
-        if value is None:
-            value = b""
-        if not isinstance(value, bytes | str):
-            value = str(value)
-        size += len(name) + len(value)
-        if size > rules.max_header_bytes:
-            return Skipped(SKIP_OVERSIZE)
-        key = name.lower()
-        if key not in first or not first[key]:
-            first[key] = value
+    limit = rules.max_header_bytes
+    try:
+        for name, value in headers:  # not a pair → ValueError/TypeError below
+            if value is None:
+                value = b""
+            elif not isinstance(value, bytes | str):
+                value = str(value)
+            if not isinstance(name, str):
+                if not isinstance(name, bytes):
+                    return Skipped(SKIP_BAD_HEADER)
+                name = name.decode("utf-8", "replace")
+            size += len(name) + len(value)
+            if size > limit:
+                return Skipped(SKIP_OVERSIZE)
+            key = name.lower()
+            if not first.get(key):
+                first[key] = value
+    except (TypeError, ValueError):
+        return Skipped(SKIP_BAD_HEADER)
     raw_id = _first(first, rules.id_headers)
     if raw_id is None:
         return Skipped(SKIP_NO_ID)
@@ -113,14 +117,21 @@ def parse_headers(headers: Any, rules: HeaderRules) -> EventHeaders | Skipped:
         return Skipped(SKIP_NO_ID)
     if not ID_PATTERN.fullmatch(ident):
         return Skipped(SKIP_BAD_HEADER)
-    dlq_reason = _text(_first(first, DLQ_REASON_HEADERS))
+    traceparent = first.get("traceparent")
+    if not (first.keys() & _DLQ_HEADERS):  # the common case: no dead-letter headers at all
+        return EventHeaders(
+            correlation_id=ident,
+            event_type=_text(_first(first, rules.event_type_headers)),
+            service=_text(_first(first, rules.service_headers)),
+            traceparent=valid_traceparent(_text(traceparent)) if traceparent else "",
+        )
     return EventHeaders(
         correlation_id=ident,
         event_type=_text(_first(first, rules.event_type_headers)),
         service=_text(_first(first, rules.service_headers)),
-        traceparent=valid_traceparent(_text(first.get("traceparent"))),
+        traceparent=valid_traceparent(_text(traceparent)) if traceparent else "",
         dlq_marked=any(first.get(h) for h in DLQ_MARKER_HEADERS),
-        dlq_reason=dlq_reason,
+        dlq_reason=_text(_first(first, DLQ_REASON_HEADERS)),
         dlq_service=_text(_first(first, DLQ_SERVICE_HEADERS)),
         retries=_count(_text(_first(first, DLQ_RETRY_HEADERS))),
     )
@@ -221,7 +232,7 @@ def _text(value: bytes | str | None) -> str:
         except UnicodeDecodeError:
             return ""
     value = value.strip()
-    return value if _PRINTABLE.fullmatch(value) else ""
+    return value if len(value) <= 200 and value.isprintable() else ""
 
 
 def _count(value: str) -> int:
