@@ -6,7 +6,7 @@ settings (`security.protocol`, `sasl.*`, `ssl.*`) pass through from the cluster'
 Order matters for honest lag: committed offsets are read *before* end offsets, so a commit that
 lands between the two reads can only make lag look larger, never negative.
 
-Requests per poll (counted in `requests`): one ListGroups, one DescribeGroups batch, one
+Requests per poll (counted in `requests`): one ListGroups, one DescribeGroups per 1,000 groups, one
 OffsetFetch per group (librdkafka takes one group per call; issued concurrently, bounded by
 `max_concurrency`), one Metadata, one ListOffsets batch per leader for latest (and for earliest
 on DLQ topics), and one consumer fetch for the lagging partitions when lag seconds is `exact`.
@@ -50,6 +50,9 @@ _STATE_NAMES = {
     "COMPLETING_REBALANCING": "CompletingRebalance",
     "UNKNOWN": "Unknown",
 }
+# groups per DescribeGroups call, each call with its own timeout: 10,000 groups in one call took
+# longer than the default 5 s request timeout and failed the whole poll (docs/benchmarks.md)
+DESCRIBE_BATCH = 1000
 RETENTION_REFRESH_POLLS = 20  # topic configs change rarely; re-read them every N polls
 
 
@@ -158,7 +161,17 @@ class KafkaAdapter:
         names = {g for g in names if self.shard.owns(g)}
         if not names:
             return {}
-        futures = self._admin.describe_consumer_groups(sorted(names), request_timeout=self._timeout)
+        groups: dict[str, tuple[str, int | None]] = {}
+        ordered = sorted(names)
+        for i in range(0, len(ordered), DESCRIBE_BATCH):
+            groups.update(self._describe(ordered[i : i + DESCRIBE_BATCH], requests))
+        return groups
+
+    def _describe(
+        self, names: list[str], requests: dict[str, int]
+    ) -> dict[str, tuple[str, int | None]]:
+        """State and member count of one batch of groups (one DescribeGroups call)."""
+        futures = self._admin.describe_consumer_groups(names, request_timeout=self._timeout)
         _count(requests, "describe_groups")
         groups: dict[str, tuple[str, int | None]] = {}
         for name, fut in futures.items():

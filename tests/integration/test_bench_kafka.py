@@ -52,3 +52,25 @@ def test_topic_configs_are_not_reread_on_every_poll(tansu):
     finally:
         adapter.close()
     assert [r.get("describe_configs", 0) for r in requests] == [1, 0, 0]
+
+
+def test_groups_are_described_in_batches(tansu, monkeypatch):
+    """10,000 groups in one DescribeGroups call outlasted the 5 s timeout; batches each get one."""
+    import collector.brokers.kafka as kafka
+
+    monkeypatch.setattr(kafka, "DESCRIBE_BATCH", 2)
+    topic, prefix = unique("bench-describe"), unique("bench-describe-g")
+    create_topic(tansu, topic, 1)
+    produce(tansu, topic, [2])
+    groups = [f"{prefix}-{i}" for i in range(5)]
+    for g in groups:
+        commit(tansu, g, topic, {0: 1})
+    config = KafkaCluster(name="batches", bootstrap_servers=tansu, include_groups=(f"{prefix}-*",))
+    adapter = KafkaAdapter(config)
+    try:
+        snap = adapter.snapshot(time.time())
+    finally:
+        adapter.close()
+    assert [g.group for g in snap.groups] == groups
+    assert {g.state for g in snap.groups} == {"Empty"}
+    assert snap.requests["describe_groups"] == 3  # 2 + 2 + 1
