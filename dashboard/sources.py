@@ -42,9 +42,7 @@ class SourceGarbled(SourceError):
     pass
 
 
-def _reason(exc: requests.RequestException, timeout: float) -> str:
-    if isinstance(exc, requests.Timeout):
-        return f"no answer within {timeout:g} s"
+def _reason(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.ConnectionError):
         text = str(exc)
         if "Connection refused" in text:
@@ -77,9 +75,13 @@ class JsonSource:
         url = self.base_url + path
         try:
             resp = self._session.get(url, params=params, timeout=self.timeout)
+        except requests.Timeout as exc:  # before ConnectionError: ConnectTimeout is both
+            raise SourceUnreachable(
+                f"{self.what} at {self.base_url} did not answer within {self.timeout:g} s."
+            ) from exc
         except requests.RequestException as exc:
             raise SourceUnreachable(
-                f"{self.what} at {self.base_url} is unreachable: {_reason(exc, self.timeout)}."
+                f"{self.what} at {self.base_url} is unreachable: {_reason(exc)}."
             ) from exc
         try:
             body = resp.json()

@@ -8,6 +8,7 @@ collector API's JSON. A real Prometheus scrapes it every second and evaluates on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -531,3 +532,69 @@ def test_a_collector_without_tracing_is_explained_not_an_error(monkeypatch, sour
     finally:
         untraced.shutdown()
         untraced.server_close()
+
+
+# --- Prometheus empty or slow ---------------------------------------------------------------
+
+
+class EmptyPrometheus(BaseHTTPRequestHandler):
+    """A Prometheus API that knows no series, rules or alerts (a fresh install); with
+    `delay` set it answers that late instead."""
+
+    delay = 0.0
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        time.sleep(self.delay)
+        path = self.path.partition("?")[0]
+        data: dict[str, Any] = {
+            "/api/v1/query": {"resultType": "vector", "result": []},
+            "/api/v1/query_range": {"resultType": "matrix", "result": []},
+            "/api/v1/alerts": {"alerts": []},
+            "/api/v1/rules": {"groups": []},
+        }.get(path, {})
+        body = json.dumps({"status": "success", "data": data}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # we gave up waiting
+            self.wfile.write(body)
+
+
+class SlowPrometheus(EmptyPrometheus):
+    delay = 2.0
+
+
+@pytest.fixture
+def fake_prometheus(request: pytest.FixtureRequest) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), request.param)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("fake_prometheus", [EmptyPrometheus], indirect=True)
+def test_an_empty_prometheus_is_explained(monkeypatch, sources, fake_prometheus):
+    urls = {**sources, "prometheus": fake_prometheus}
+    at = open_page(monkeypatch, urls, "overview")
+    assert texts(at.warning) == []
+    assert metric(at, "Brokers up") == "0 / 0"
+    assert metric(at, "Backlog (msgs)") == "—"
+    assert "No consumer groups reported yet: is the collector polling a broker?" in texts(at.info)
+    at.switch_page("views/alerts.py").run()
+    assert "No alerts are firing or pending." in texts(at.success)
+    assert any("no alerting rules loaded" in i for i in texts(at.info))
+
+
+@pytest.mark.parametrize("fake_prometheus", [SlowPrometheus], indirect=True)
+def test_a_slow_prometheus_is_named_and_the_page_still_renders(
+    monkeypatch, sources, fake_prometheus
+):
+    monkeypatch.setenv("EVENTSCOPE_HTTP_TIMEOUT_SECONDS", "0.2")
+    at = open_page(monkeypatch, {**sources, "prometheus": fake_prometheus}, "dead_letters")
+    assert f"Prometheus at {fake_prometheus} did not answer within 0.2 s." in texts(at.warning)
+    assert at.dataframe[0].value.loc[0, "correlation_id"] == "order-7"  # the collector part
