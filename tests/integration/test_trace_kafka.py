@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import requests
 from confluent_kafka import Producer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -30,11 +31,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from collector.config import load_config
 from collector.model import TopicPartition
+from collector.service import CollectorService
 from collector.tracing.render import journey_text
 from collector.tracing.service import TraceService
 from demo.services import ManagedProcess, free_port
 from tests.conftest import wait_until
-from tests.kafka_world import create_topic
+from tests.kafka_world import commit, create_topic
 
 pytestmark = pytest.mark.service
 
@@ -382,3 +384,45 @@ def test_journey_spans_reach_an_otlp_receiver_with_attributes_and_parents(tansu,
     assert attrs["messaging.destination.name"] == f"{prefix}orders.placed"
     assert consumer.parent_span_id == producers[0].span_id
     assert consumer.end_time_unix_nano == int((T0 + 0.5) * 1e9)
+
+
+def test_collector_serves_journeys_and_learns_consumption_from_its_polls(tansu, prefix, tmp_path):
+    cfg = write_config(tmp_path / "eventscope.yml", tansu, prefix)
+    cfg.write_text("poll_interval_seconds: 1\n" + cfg.read_text())
+    collector = CollectorService(load_config(cfg, env={}), f"127.0.0.1:{free_port()}")
+    collector.start()
+    base = f"http://127.0.0.1:{collector.port}"
+    try:
+        s = Sender(tansu, prefix)
+        s.event("ord-http", "OrderPlaced", T0)
+        s.flush()
+        placed = wait_until(
+            lambda: requests.get(f"{base}/api/traces/ord-http", timeout=5).json()["hops"][0],
+            30,
+            "the journey on the API",
+        )
+        # a real group commits past the event; the next poll tells the trace store
+        commit(
+            tansu,
+            "inventory-service",
+            placed["source"],
+            {placed["partition"]: placed["offset"] + 1},
+        )
+        journey = wait_until(
+            lambda: (
+                (j := requests.get(f"{base}/api/traces/ord-http", timeout=5).json())["hops"][0][
+                    "consumed"
+                ]
+                and j
+            ),
+            30,
+            "inventory-service's consumption",
+        )
+        metrics = requests.get(f"{base}/metrics", timeout=5).text
+    finally:
+        collector.stop()
+    assert journey["status"] == "in_flight" and journey["stuck_at"] == "inventory-service"
+    (consumed,) = journey["hops"][0]["consumed"]
+    assert consumed["group"] == "inventory-service"
+    assert consumed["consumed_at"] >= placed["produced_at"]
+    assert "eventscope_trace_store_hops 1.0" in metrics
