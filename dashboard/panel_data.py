@@ -168,6 +168,14 @@ def alerts_table(view: View) -> Loaded[pd.DataFrame]:
     return Loaded(alert_tables.alerts_frame(got.value, view.cluster))
 
 
+def firing_alerts(view: View) -> Loaded[pd.DataFrame]:
+    """Only the firing alerts, critical first (for the overview)."""
+    got = alerts_table(view)
+    if got.value is None:
+        return got
+    return Loaded(got.value[got.value["state"] == "firing"].reset_index(drop=True))
+
+
 def rules_table(view: View) -> Loaded[pd.DataFrame]:
     s = view.settings
     got = loaders.prometheus_rules(s.prometheus_url, s.http_timeout_seconds)

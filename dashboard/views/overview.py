@@ -18,6 +18,8 @@ LAG_COLUMNS = [
     "link",
 ]
 
+FIRING_COLUMNS = ["alertname", "severity", "cluster_name", "group", "summary", "link", "runbook"]
+
 view = current_view()
 st.title("Overview")
 
@@ -48,6 +50,10 @@ def tiles() -> None:
         st.caption(
             "Groups by status: " + " · ".join(f"{s} {n}" for s, n in t.groups_by_status.items())
         )
+    firing = panel_data.firing_alerts(view)
+    if firing.value is not None and not firing.value.empty:
+        with st.expander(f"Firing alerts ({len(firing.value)})", expanded=True):
+            table(firing.value, FIRING_COLUMNS, link="open", runbook="runbook")
 
 
 @live(view)
