@@ -118,29 +118,33 @@ class TraceStore:
 
     # -- writes ----------------------------------------------------------------------------
 
-    def _write(self, what: str, step: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `step` in one write transaction; any SQLite failure rolls back, as StoreError."""
+    def _write(
+        self, what: str, step: Callable[[sqlite3.Connection], T], hop_delta: Callable[[T], int]
+    ) -> T:
+        """Run `step` in one write transaction; any SQLite failure rolls back, as StoreError.
+        `hop_delta(result)` is added to `hop_count` after the commit, still under the lock."""
         with self._lock:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
                 out = step(db)
                 db.execute("COMMIT")
-                return out
             except sqlite3.Error as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise StoreError(f"trace store {what} failed: {exc}") from exc
+            self.hop_count = max(0, self.hop_count + hop_delta(out))
+            return out
 
     def insert_hops(self, hops: Sequence[Hop]) -> IngestResult:
         """Store `hops` in one transaction; a hop already stored (same identity) is skipped."""
         if not hops:
             return IngestResult()
-        result = self._write(
-            "write", lambda db: insert_batch(db, hops, self.classes, self._readers)
+        return self._write(
+            "write",
+            lambda db: insert_batch(db, hops, self.classes, self._readers),
+            lambda result: result.inserted,
         )
-        self.hop_count += result.inserted
-        return result
 
     def record_commits(
         self, cluster: str, group: str, service: str, committed: Mapping[tuple[str, int], int],
@@ -152,7 +156,7 @@ class TraceStore:
             for (topic, partition), offset in committed.items():
                 record_commit(db, cluster, group, service, topic, partition, offset, now)
 
-        self._write("write", step)
+        self._write("write", step, lambda _: 0)
         for topic, _ in committed:
             self._readers.setdefault(topic, set()).add(service)
 
@@ -164,7 +168,7 @@ class TraceStore:
             for hop, consumption in pairs:
                 record_delivery(db, hop, consumption)
 
-        self._write("write", step)
+        self._write("write", step, lambda _: 0)
         for hop, consumption in pairs:
             self._readers.setdefault(hop.source, set()).add(consumption.service)
 
@@ -187,9 +191,7 @@ class TraceStore:
             db.execute("DELETE FROM readers WHERE last_seen < ?", (oldest,))
             return deleted
 
-        deleted = self._write("prune", step)
-        self.hop_count = max(0, self.hop_count - deleted)
-        return deleted
+        return self._write("prune", step, lambda deleted: -deleted)
 
     # -- reads -----------------------------------------------------------------------------
 
