@@ -88,6 +88,7 @@ class TraceStore:
             self._db.execute(STAGE)
             self.hop_count = int(self._db.execute("SELECT COUNT(*) FROM hops").fetchone()[0])
             self._readers: dict[str, set[str]] = {}
+            self._marks: dict[tuple[str, str, str, int], int] = {}  # last commit written
             for source, service in self._db.execute("SELECT source, service FROM readers"):
                 self._readers.setdefault(source, set()).add(service)
         except sqlite3.Error as exc:
@@ -150,14 +151,25 @@ class TraceStore:
         self, cluster: str, group: str, service: str, committed: Mapping[tuple[str, int], int],
         now: float,
     ) -> None:  # fmt: skip
-        """A Kafka group's committed offsets at poll time `now` (see `consumption`)."""
+        """A Kafka group's committed offsets at poll time `now` (see `consumption`).
+
+        Unchanged commits are filtered in memory first: every poll reports every group, and
+        most partitions have not moved since the last one."""
+        changed = {
+            tp: offset
+            for tp, offset in committed.items()
+            if self._marks.get((cluster, group, *tp)) != offset
+        }
+        if not changed:
+            return
 
         def step(db: sqlite3.Connection) -> None:
-            for (topic, partition), offset in committed.items():
+            for (topic, partition), offset in changed.items():
                 record_commit(db, cluster, group, service, topic, partition, offset, now)
 
         self._write("write", step, lambda _: 0)
-        for topic, _ in committed:
+        for (topic, partition), offset in changed.items():
+            self._marks[(cluster, group, topic, partition)] = offset
             self._readers.setdefault(topic, set()).add(service)
 
     def record_deliveries(self, deliveries: Iterable[tuple[Hop, Consumption]]) -> None:
