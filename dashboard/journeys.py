@@ -119,7 +119,8 @@ def journey_summary(journey: Mapping[str, Any], rows: pd.DataFrame) -> dict[str,
     ends = pd.concat([produced, rows["last_pickup_at"].dropna()])
     duration = (ends.max() - produced.min()).total_seconds() if len(produced) else None
     return {
-        "status": journey.get("status") or "unknown",
+        "status": str(journey.get("status") or "unknown").replace("_", " "),
+        "stuck_for_seconds": journey.get("stuck_for_seconds"),
         "stuck_at": journey.get("stuck_at") or "",
         "hops": len(rows),
         "services": rows["service"].nunique(),
@@ -149,6 +150,13 @@ def trace_ui_link(template: str | None, journey: Mapping[str, Any]) -> str | Non
     return template.replace("{trace_id}", tid or "").replace(
         "{correlation_id}", str(journey.get("correlation_id", ""))
     )
+
+
+def dead_lettered(traces: pd.DataFrame) -> pd.DataFrame:
+    """Journeys that ended in a dead-letter queue. The collector's `failed` covers both
+    dead-lettered and compensated journeys; its rows say which (status "dead_lettered" or
+    "compensated"); a generic "failed" is kept, as it may have dead-lettered."""
+    return traces[traces["status"] != "compensated"].reset_index(drop=True)
 
 
 def traces_frame(traces: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

@@ -229,3 +229,11 @@ def recent_traces(view: View, status: str, limit: int = 50) -> Loaded[pd.DataFra
     if got.value is None:
         return Loaded(problem=got.problem, missing=got.missing)
     return Loaded(journeys.traces_frame(got.value))
+
+
+def dead_lettered_traces(view: View, limit: int = 20) -> Loaded[pd.DataFrame]:
+    """Recent journeys that ended in a DLQ: the API's `failed` minus those only compensated."""
+    got = recent_traces(view, "failed", limit)
+    if got.value is None:
+        return got
+    return Loaded(journeys.dead_lettered(got.value))

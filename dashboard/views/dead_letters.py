@@ -37,11 +37,11 @@ def dead_letters() -> None:
         st.info("Nothing was dead-lettered in this time range.")
     elif reasons.value is not None:
         table(reasons.value)
-    st.subheader("Latest failed journeys")
-    failed = panel_data.recent_traces(view, "failed", limit=20)
+    st.subheader("Latest dead-lettered journeys")
+    failed = panel_data.dead_lettered_traces(view)
     show_problems([failed])
     if failed.value is not None and failed.value.empty:
-        st.info("No failed journeys in this time range.")
+        st.info("No journey ended in a dead-letter queue in this time range.")
     elif failed.value is not None:
         table(failed.value, link="explore")
 

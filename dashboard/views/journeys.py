@@ -29,7 +29,9 @@ def journey(correlation_id: str) -> None:
     cols[3].metric("Duration", number(summary["duration_seconds"], " s", 3), border=True)
     cols[4].metric("Dead-lettered", summary["dead_lettered"], border=True)
     if summary["stuck_at"]:
-        st.warning(f"Stopped at: {summary['stuck_at']}")
+        waited = summary["stuck_for_seconds"]
+        since = f" for {number(waited, ' s', 1)}" if waited is not None else ""
+        st.warning(f"Stopped at: {summary['stuck_at']}{since}")
     link = journeys.trace_ui_link(view.settings.trace_ui_url, found.value)
     if link:
         st.link_button("Open in the trace UI", link)

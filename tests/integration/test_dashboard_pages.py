@@ -114,8 +114,9 @@ groups:
 
 JOURNEY = {
     "correlation_id": "order-7",
-    "status": "failed",
+    "status": "dead_lettered",
     "stuck_at": "payment-service dead-lettered PaymentFailed",
+    "stuck_for_seconds": 12.5,
     "hops": [
         {
             "event_type": "OrderPlaced",
@@ -188,16 +189,25 @@ JOURNEY = {
     ],
 }
 TRACES = {
-    "failed": [
+    "failed": [  # the collector's failed = dead-lettered or compensated
+        {
+            "correlation_id": "order-9",
+            "status": "compensated",
+            "started_at": 1764150003.0,
+            "ended_at": 1764150004.0,
+            "hops": 3,
+            "last_service": "order-service",
+            "last_event_type": "OrderCancelled",
+        },
         {
             "correlation_id": "order-7",
-            "status": "failed",
+            "status": "dead_lettered",
             "started_at": 1764150000.0,
             "ended_at": 1764150002.5,
             "hops": 4,
             "last_service": "inventory-service",
             "last_event_type": "InventoryReleased",
-        }
+        },
     ],
     "slow": [],
     "in_flight": [
@@ -444,7 +454,8 @@ def test_dead_letters_show_depth_reasons_and_failed_journeys(monkeypatch, source
     depth = at.dataframe[0].value
     assert depth.loc[0, ["dlq", "source", "depth"]].tolist() == ["orders.dlq", "orders", 7]
     assert at.dataframe[1].value.loc[0, "reason"] == "poison"
-    assert at.dataframe[2].value.loc[0, "link"] == "journeys?correlation_id=order-7"
+    dead_lettered = table_with(at, "correlation_id")
+    assert dead_lettered["link"].tolist() == ["journeys?correlation_id=order-7"]  # not order-9
 
 
 def test_flow_graph_joins_services_and_topics(monkeypatch, sources):
@@ -460,16 +471,17 @@ def test_flow_graph_joins_services_and_topics(monkeypatch, sources):
 
 def test_journey_explorer_shows_a_linked_journey_hop_by_hop(monkeypatch, sources):
     at = open_page(monkeypatch, sources, "journeys", correlation_id="order-7")
-    assert metric(at, "Status") == "failed"
+    assert metric(at, "Status") == "dead lettered"
     assert metric(at, "Hops") == "4"
     assert metric(at, "Dead-lettered") == "1"
-    assert any("dead-lettered PaymentFailed" in w for w in texts(at.warning))
+    assert "Stopped at: payment-service dead-lettered PaymentFailed for 12.5 s" in texts(at.warning)
     kinds = {t["name"] for t in figure(at, 0)["data"]}
     assert {"event", "dlq", "compensation", "first pickup"} <= kinds
     hops = at.dataframe[0].value
     assert hops.loc[0, "pickup_seconds"] == pytest.approx(0.4)
     assert at.get("link_button")[0].proto.url == f"http://127.0.0.1:16686/trace/{TRACE_ID}"
-    assert at.dataframe[1].value.loc[0, "correlation_id"] == "order-7"  # recent failed
+    recent_failed = at.dataframe[1].value
+    assert recent_failed["correlation_id"].tolist() == ["order-9", "order-7"]  # newest first
 
 
 def test_journey_explorer_says_when_an_id_is_unknown(monkeypatch, sources):

@@ -81,6 +81,7 @@ def test_summary() -> None:
     summary = journeys.journey_summary(JOURNEY, rows)
     assert summary == {
         "status": "failed",
+        "stuck_for_seconds": None,
         "stuck_at": "payment-service",
         "hops": 3,
         "services": 3,
@@ -126,3 +127,14 @@ def test_recent_traces_newest_first_with_explorer_links() -> None:
         "journeys?correlation_id=old",
     ]
     assert frame["hops"].tolist() == [2, 2]
+
+
+def test_dead_lettered_drops_journeys_that_were_only_compensated() -> None:
+    frame = journeys.traces_frame(
+        [
+            {"correlation_id": "a", "status": "dead_lettered", "started_at": T0},
+            {"correlation_id": "b", "status": "compensated", "started_at": T0 + 1},
+            {"correlation_id": "c", "status": "failed", "started_at": T0 + 2},
+        ]
+    )
+    assert journeys.dead_lettered(frame)["correlation_id"].tolist() == ["c", "a"]
