@@ -88,6 +88,7 @@ def journey_rows(journey: Mapping[str, Any]) -> pd.DataFrame:
                     for name, t in consumed
                 ),
                 "kind": kind,
+                "retries": hop.get("retries") or 0,
                 "dlq_reason": hop.get("dlq_reason") or "",
             }
         )
@@ -108,6 +109,7 @@ def journey_rows(journey: Mapping[str, Any]) -> pd.DataFrame:
         "gap_seconds",
         "consumers",
         "kind",
+        "retries",
         "dlq_reason",
     ]
     return pd.DataFrame(rows, columns=columns)
