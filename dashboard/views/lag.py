@@ -4,7 +4,7 @@ and reason, per-partition breakdown, consume vs produce rate. Deep link: ?group=
 import streamlit as st
 
 from dashboard import charts, history, panel_data
-from dashboard.layout import choices_with_link, current_view, live, show_problems, table
+from dashboard.layout import choices_with_link, current_view, live, number, show_problems, table
 
 view = current_view()
 st.title("Consumer lag")
@@ -32,8 +32,8 @@ def group_panel(group: str) -> None:
         for row in lag.value.to_dict("records"):
             cols = st.columns(4)
             cols[0].metric(f"Status ({row['cluster_name']})", row["status"] or "—", border=True)
-            cols[1].metric("Lag", f"{row['lag_messages']:,.0f} msgs", border=True)
-            cols[2].metric("Lag age", f"{row['lag_seconds']:,.1f} s", border=True)
+            cols[1].metric("Lag", number(row["lag_messages"], " msgs"), border=True)
+            cols[2].metric("Lag age", number(row["lag_seconds"], " s", 1), border=True)
             state = history.group_state(view, group)
             states = ", ".join(state.value["state"]) if state.value is not None else ""
             cols[3].metric("Broker state", states or "—", border=True)
