@@ -123,7 +123,9 @@ class DemoStack:
 @pytest.fixture(scope="session")
 def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     """The whole embedded stack, as `make demo` runs it, on free ports, once per session."""
-    workdir = tmp_path_factory.mktemp("demo")
+    # kept after the run (not in pytest's rotating tmp) so a failure's logs can be read
+    workdir = Path(__file__).resolve().parents[1] / ".eventscope" / f"test-demo-{os.getpid()}"
+    workdir.mkdir(parents=True, exist_ok=True)
     vhost = f"eventscope-test-{os.getpid()}"
     proc = ManagedProcess(
         "eventscope-demo",

@@ -116,15 +116,17 @@ FAMILIES: tuple[Family, ...] = (
         Kind.GAUGE,
         PARTITION_LABELS,
         "Backlog: Kafka end offset minus committed offset, clipped at 0; RabbitMQ ready + "
-        'unacknowledged messages (partition="").' + _POLLED,
+        "unacknowledged messages; SQS visible + in-flight messages (queues: "
+        'partition="").' + _POLLED,
     ),
     Family(
         "consumer_lag_seconds",
         Kind.GAUGE,
         (*PARTITION_LABELS, "method"),
         "Age of the oldest unconsumed message, 0 when caught up; method = exact (timestamp of "
-        "the record at the committed offset), interpolated (from end-offset history) or "
-        "head_timestamp (RabbitMQ head message)." + _POLLED,
+        "the record at the committed offset), interpolated (from end-offset history), "
+        "head_timestamp (RabbitMQ head message) or cloudwatch_age (SQS "
+        "ApproximateAgeOfOldestMessage)." + _POLLED,
     ),
     Family(
         "consumer_uncommitted_partitions",
