@@ -89,7 +89,16 @@ def validate_tracing(tracing: TracingConfig, kafka_clusters: set[str], rabbit: s
         raise ConfigError(
             "tracing.rabbitmq.cluster", f"no rabbitmq cluster {tracing.rabbitmq.cluster!r}"
         )
-    if tracing.kafka.batch_size < 1 or tracing.rabbitmq.batch_size < 1:
-        raise ConfigError("tracing.kafka.batch_size", "must be at least 1")
+    counts = {
+        "kafka.batch_size": tracing.kafka.batch_size,
+        "rabbitmq.batch_size": tracing.rabbitmq.batch_size,
+        "rabbitmq.prefetch": tracing.rabbitmq.prefetch,
+        "rabbitmq.queue_max_length": tracing.rabbitmq.queue_max_length,
+    }
+    for key, value in counts.items():
+        if value < 1:
+            raise ConfigError(f"tracing.{key}", "must be at least 1")
+    if tracing.rabbitmq.cluster and not tracing.rabbitmq.url.startswith(("amqp://", "amqps://")):
+        raise ConfigError("tracing.rabbitmq.url", "must be an amqp:// or amqps:// URL")
     if tracing.otlp_endpoint and not tracing.otlp_endpoint.startswith(("http://", "https://")):
         raise ConfigError("tracing.otlp_endpoint", "must be an http(s):// URL or empty")

@@ -144,3 +144,27 @@ def test_an_unwritable_store_raises_store_error(tmp_path):
     with pytest.raises(StoreError):
         store.insert_hops([hop("a", "OrderPlaced", 1, 0)])
     assert store.hop_count == 0
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ("{retention_hours: 0}", "tracing.retention_hours"),
+        ("{id_headers: []}", "tracing.id_headers"),
+        ("{kafka: {cluster: nope}}", "tracing.kafka.cluster"),
+        ("{rabbitmq: {cluster: local}}", "tracing.rabbitmq.cluster"),  # local is a Kafka cluster
+        ("{rabbitmq: {batch_size: 0}}", "tracing.rabbitmq.batch_size"),
+        ("{otlp_endpoint: 'localhost:4318'}", "tracing.otlp_endpoint"),
+        ("{kafka: {bogus: 1}}", "tracing.kafka.bogus"),
+    ],
+)
+def test_tracing_config_errors_name_the_key(tmp_path, section, key):
+    from collector.config import load_config
+    from collector.errors import ConfigError
+    from collector.tracing.config import validate_tracing
+
+    path = tmp_path / "eventscope.yml"
+    path.write_text(f"clusters: [{{name: local, bootstrap_servers: 'x:1'}}]\ntracing: {section}\n")
+    with pytest.raises(ConfigError) as err:
+        validate_tracing(load_config(path, env={}).tracing, {"local"}, set())
+    assert key in str(err.value)
