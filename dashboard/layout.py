@@ -18,12 +18,13 @@ from dashboard.loaders import Loaded
 from dashboard.panel_data import View
 from dashboard.settings import (
     ALL_CLUSTERS,
-    DEFAULT_REFRESH_SECONDS,
+    DEFAULT_REFRESH,
     DEFAULT_TIME_RANGE,
     REFRESH_CHOICES,
     TIME_RANGES,
     DashboardSettings,
     ViewFilters,
+    refresh_seconds,
     settings_from_env,
 )
 
@@ -72,8 +73,7 @@ def sidebar(settings: DashboardSettings) -> View:
         refresh = st.selectbox(
             "Auto-refresh",
             REFRESH_CHOICES,
-            index=REFRESH_CHOICES.index(DEFAULT_REFRESH_SECONDS),
-            format_func=lambda s: "off" if s == 0 else f"every {s} s",
+            index=REFRESH_CHOICES.index(DEFAULT_REFRESH),
             key="refresh",
             bind="query-params",
         )
@@ -81,7 +81,7 @@ def sidebar(settings: DashboardSettings) -> View:
     filters = ViewFilters(
         cluster=None if cluster in (None, ALL_CLUSTERS) else str(cluster),
         time_range=str(time_range or DEFAULT_TIME_RANGE),
-        refresh_seconds=int(refresh or 0),
+        refresh_seconds=refresh_seconds(refresh),
     )
     view = View(settings, filters)
     st.session_state[VIEW_KEY] = view

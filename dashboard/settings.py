@@ -80,8 +80,17 @@ def _url(env: Mapping[str, str], key: str, default: str) -> str:
 # Time ranges offered in the sidebar and accepted in ?range=…; step keeps ~180 points per chart.
 TIME_RANGES: tuple[str, ...] = ("5m", "15m", "1h", "3h", "6h", "12h", "24h", "2d", "7d")
 DEFAULT_TIME_RANGE = "1h"
-REFRESH_CHOICES: tuple[int, ...] = (0, 5, 15, 30, 60)
+# Offered as ?refresh=off|5s|…; a bound widget writes its option's text into the URL.
+REFRESH_CHOICES: tuple[str, ...] = ("off", "5s", "15s", "30s", "1m")
+DEFAULT_REFRESH = "15s"
 DEFAULT_REFRESH_SECONDS = 15
+
+
+def refresh_seconds(choice: str | None) -> int:
+    """Seconds between panel refreshes: "off" -> 0, "30s" -> 30, "1m" -> 60."""
+    return 0 if choice in (None, "", "off") else duration_seconds(str(choice))
+
+
 ALL_CLUSTERS = "All clusters"
 
 

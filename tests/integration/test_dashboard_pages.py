@@ -503,7 +503,8 @@ def test_alerts_page_shows_firing_notifications_and_rules(monkeypatch, sources):
 
 
 def test_cluster_filter_narrows_every_panel(monkeypatch, sources):
-    at = open_page(monkeypatch, sources, "overview", cluster="rabbit")
+    at = open_page(monkeypatch, sources, "overview", cluster="rabbit", refresh="1m")
+    assert at.session_state[VIEW_KEY].filters.refresh_seconds == 60
     assert metric(at, "Brokers up") == "1 / 1"
     assert list(table_with(at, "lag_messages")["group"]) == ["notification-service"]
 

@@ -9,6 +9,7 @@ from dashboard.settings import (
     SettingsError,
     ViewFilters,
     duration_seconds,
+    refresh_seconds,
     settings_from_env,
     step_seconds,
 )
@@ -125,3 +126,10 @@ def test_settings_defaults_and_overrides() -> None:
 def test_bad_settings_name_the_variable(env: dict[str, str], names: str) -> None:
     with pytest.raises(SettingsError, match=names):
         settings_from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("choice", "seconds"), [("off", 0), (None, 0), ("5s", 5), ("30s", 30), ("1m", 60)]
+)
+def test_refresh_choices(choice: str | None, seconds: int) -> None:
+    assert refresh_seconds(choice) == seconds
