@@ -171,6 +171,10 @@ def test_journeys_complete_compensated_dead_lettered_and_stuck(tansu, prefix, se
     )
     s.event("ord-stuck", "OrderPlaced", T0 + 30)
     s.event("ord-stuck", "InventoryReserved", T0 + 31)
+    s.send("orders.placed", [("event_type", b"OrderPlaced")], T0 + 40)  # no ID
+    s.send("orders.placed", [("correlation_id", b"\xff\xfe")], T0 + 40)  # not UTF-8
+    s.send("orders.placed", [("correlation_id", b"ord-x"), ("blob", b"x" * 9000)], T0 + 40)
+    s.send("orders.placed", [("correlation_id", b"ord x!")], T0 + 40)  # bad characters
     s.flush()
     wait_until(lambda: service.store.hop_count == 13, 30, "13 hops stored", every=0.5)
 
@@ -219,6 +223,15 @@ def test_journeys_complete_compensated_dead_lettered_and_stuck(tansu, prefix, se
     assert {t["correlation_id"] for t in by_service} == {"ord-ok", "ord-comp"}
     assert service.journey("ord-missing") is None
 
+    def skipped():
+        return {
+            dict(labels)["reason"]: value
+            for (name, labels), value in metric_samples(service).items()
+            if name == "eventscope_trace_events_skipped_total"
+        }
+
+    wait_until(lambda: sum(skipped().values()) >= 4, 10, "4 skipped records")
+    assert skipped() == {"no_id": 1, "not_utf8": 1, "oversize": 1, "bad_header": 1}
     samples = metric_samples(service)
     edge = {"from_service": "order-service", "to_service": "inventory-service"}
     assert (
