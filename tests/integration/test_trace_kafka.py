@@ -295,3 +295,4 @@ def test_collector_serves_journeys_and_learns_consumption_from_its_polls(tansu, 
     assert consumed["group"] == "inventory-service"
     assert consumed["consumed_at"] >= placed["produced_at"]
     assert "eventscope_trace_store_hops 1.0" in metrics
+    assert 'eventscope_trace_tap_lag_messages{broker="kafka",cluster_name="local"}' in metrics
