@@ -77,6 +77,7 @@ class RabbitTap:
         self._thread: threading.Thread | None = None
         self._next_bindings = 0.0
         self._next_lag = 0.0
+        self._missing: set[str] = set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="rabbitmq-tap", daemon=True)
@@ -135,7 +136,13 @@ class RabbitTap:
         auth = (self.cluster.username, self.cluster.password)
         timeout = self.cluster.request_timeout_seconds
         info = requests.get(base, auth=auth, timeout=timeout)
+        if info.status_code == 404:  # not declared yet: bound on a later refresh
+            if exchange not in self._missing:
+                log.warning("rabbitmq tap: exchange %r does not exist (yet)", exchange)
+                self._missing.add(exchange)
+            return "missing", []
         info.raise_for_status()
+        self._missing.discard(exchange)
         kind = str(info.json().get("type", "topic"))
         if kind == "topic":
             return kind, ["#"]

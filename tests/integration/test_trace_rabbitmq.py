@@ -226,7 +226,9 @@ def test_tap_queue_mode_reads_publishes_without_the_firehose(vhost, tmp_path):
     channel = connection.channel()
     channel.confirm_delivery()
     declare(channel)
-    cfg = write_config(tmp_path / "eventscope.yml", vhost, "tap_queue", "[events, events.dlx]")
+    cfg = write_config(
+        tmp_path / "eventscope.yml", vhost, "tap_queue", "[events, events.dlx, undeclared]"
+    )
     svc = TraceService(load_config(cfg))
     svc.start()
     try:
