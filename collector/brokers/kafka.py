@@ -53,7 +53,8 @@ _STATE_NAMES = {
 # groups per DescribeGroups call, each call with its own timeout: 10,000 groups in one call took
 # longer than the default 5 s request timeout and failed the whole poll (docs/benchmarks.md)
 DESCRIBE_BATCH = 1000
-RETENTION_REFRESH_POLLS = 20  # topic configs change rarely; re-read them every N polls
+RETENTION_REFRESH_POLLS = 20
+RECONNECT_AFTER_FAILURES = 2  # topic configs change rarely; re-read them every N polls
 
 
 def matches(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
@@ -91,6 +92,7 @@ class KafkaAdapter:
         # topic without it must not trigger a DescribeConfigs on every poll
         self._configs_read: set[str] = set()
         self._polls = 0
+        self._failures = 0
 
     # -- protocol ----------------------------------------------------------------------------
 
@@ -117,8 +119,16 @@ class KafkaAdapter:
                 lambda: self._commit_timestamps(committed, end, requests),
             )
             self._timed(phases, "configs", lambda: self._refresh_retention(wanted, requests))
-        except KafkaException as exc:
-            raise _translate(exc.args[0] if exc.args else None, str(exc)) from exc
+        except (KafkaException, BrokerUnavailable, BrokerAuthError) as exc:
+            self._failures += 1
+            if self._failures >= RECONNECT_AFTER_FAILURES:
+                # a handle whose requests hung (broker paused, network black hole) can stay
+                # wedged after the broker is back; fresh clients are cheap next to a blind spot
+                self._reset_clients()
+            if isinstance(exc, KafkaException):
+                raise _translate(exc.args[0] if exc.args else None, str(exc)) from exc
+            raise
+        self._failures = 0
         self._polls += 1
         samples = tuple(
             GroupSample(group=g, state=state, members=members, committed=committed.get(g, {}))
@@ -141,6 +151,16 @@ class KafkaAdapter:
         if self._probe is not None:
             self._probe.close()
             self._probe = None
+
+    def _reset_clients(self) -> None:
+        log.info(
+            "cluster %s: recreating Kafka clients after %d failed polls",
+            self.cluster,
+            self._failures,
+        )
+        self.close()
+        self._admin = AdminClient(dict(self._client_conf), logger=rdkafka_log)
+        self._failures = 0
 
     # -- phases --------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from tests.conftest import DemoStack, wait_until
 
@@ -43,3 +44,16 @@ def test_lag_alert_reaches_the_webhook(demo_stack: DemoStack):
     assert labels["severity"] == "warning"
     assert labels["cluster_name"] in {"demo-kafka", "demo-rabbitmq"}
     assert alerts[0]["annotations"]["runbook_url"].endswith("#consumerlaghigh")
+
+
+def test_no_correlation_id_reaches_a_metric_label(demo_stack: DemoStack):
+    def placed_ids():
+        status = requests.get(f"{demo_stack.urls['control']}/status?ids=1", timeout=10).json()
+        ids = [i for b in status["brokers"].values() for i in b.get("ids", {}).get("placed", [])]
+        return ids if len(ids) >= 20 else None
+
+    ids = wait_until(placed_ids, 60, "orders placed by the demo")
+    exposition = requests.get(demo_stack.urls["metrics"], timeout=10).text
+    assert "eventscope_" in exposition
+    leaked = [i for i in ids if i in exposition]
+    assert leaked == []
