@@ -75,6 +75,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
+    if args.store:
+        return trace_from_store(args)
     headers = {}
     token = os.environ.get("EVENTSCOPE_API_TOKEN", "")
     if token:
@@ -92,7 +94,37 @@ def cmd_trace(args: argparse.Namespace) -> int:
         print(f"eventscope: collector answered HTTP {resp.status_code}", file=sys.stderr)
         return 1
     journey: dict[str, Any] = resp.json()
-    if args.json:
+    return print_journey(journey, args.json)
+
+
+def trace_from_store(args: argparse.Namespace) -> int:
+    """Read the trace store file directly (no collector needed), e.g. after a crash."""
+    import time
+
+    from collector.tracing.api import journey_from_store
+
+    tracing = None
+    if args.config:
+        from collector.config import load_config
+
+        try:
+            tracing = load_config(args.config).tracing
+        except ConfigError as exc:
+            print(f"eventscope: {exc}", file=sys.stderr)
+            return 2
+    try:
+        journey = journey_from_store(args.store, args.correlation_id, time.time(), tracing)
+    except FileNotFoundError as exc:
+        print(f"eventscope: {exc}", file=sys.stderr)
+        return 1
+    if journey is None:
+        print(f"eventscope: no journey for {args.correlation_id}", file=sys.stderr)
+        return 1
+    return print_journey(journey, args.json)
+
+
+def print_journey(journey: dict[str, Any], as_json: bool) -> int:
+    if as_json:
         print(json.dumps(journey, indent=2))
         return 0
     from collector.tracing.render import journey_text
@@ -148,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("EVENTSCOPE_COLLECTOR_URL", "http://127.0.0.1:9308"),
         help="collector base URL (env EVENTSCOPE_COLLECTOR_URL)",
     )
+    p.add_argument("--store", help="read this trace store file instead of asking a collector")
+    p.add_argument("--config", help="with --store: the collector config (its tracing rules)")
     p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("dashboard", help="run the Streamlit dashboard")

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import yaml
 
 from collector.errors import ConfigError
-from collector.tracing.config import TracingConfig
+from collector.tracing.config import TracingConfig, validate_tracing
 
 ENV_PREFIX = "EVENTSCOPE__"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -330,6 +330,11 @@ def validate(config: Config) -> None:
     for i, rule in enumerate(config.thresholds.groups):
         if not rule.match:
             raise ConfigError(f"thresholds.groups[{i}].match", "must not be empty")
+    validate_tracing(
+        config.tracing,
+        {c.name for c in config.clusters if isinstance(c, KafkaCluster)},
+        {c.name for c in config.clusters if isinstance(c, RabbitMQCluster)},
+    )
 
 
 def parse_listen(listen: str, key: str) -> tuple[str, int]:

@@ -173,7 +173,8 @@ class Handler(BaseHTTPRequestHandler):
                 HTTPStatus.BAD_REQUEST, {"error": "limit/since/until must be numbers"}
             )
         status = query.get("status")
-        if status not in (None, "failed", "slow", "in_flight", "complete", "compensated"):
+        known = (None, "failed", "slow", "in_flight", "complete", "compensated", "dead_lettered")
+        if status not in known:
             return self._json(HTTPStatus.BAD_REQUEST, {"error": f"unknown status {status!r}"})
         found = traces.search(
             status, since, until, query.get("service"), query.get("event_type"), max(1, limit)

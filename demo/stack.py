@@ -88,7 +88,9 @@ def choose_ports(args: argparse.Namespace) -> dict[str, int]:
     return ports
 
 
-def collector_config(args: argparse.Namespace, ports: dict[str, int], amqp_vhost: str) -> str:
+def collector_config(
+    args: argparse.Namespace, ports: dict[str, int], amqp_vhost: str, workdir: Path
+) -> str:
     clusters = []
     if args.only != "rabbitmq":
         clusters.append(
@@ -108,6 +110,17 @@ def collector_config(args: argparse.Namespace, ports: dict[str, int], amqp_vhost
     vhosts: [{amqp_vhost}]
 """
         )
+    tracing = ["tracing:\n  enabled: true\n", f"  store_path: {workdir}/traces.db\n"]
+    if args.only != "rabbitmq":
+        tracing.append(
+            '  kafka: {cluster: demo-kafka, topics: ["orders.*", "inventory.*", "payments.*"],'
+            " session_timeout_ms: 2000, heartbeat_interval_ms: 500}\n"
+        )
+    if args.only != "kafka":
+        tracing.append(
+            "  rabbitmq: {cluster: demo-rabbitmq, mode: firehose, exchanges: [events.dlx],"
+            f" url: 'amqp://guest:${{EVENTSCOPE_DEMO_RABBITMQ_PASSWORD}}@127.0.0.1:5672/{amqp_vhost}'}}\n"
+        )
     return f"""# written by `eventscope demo`; see deploy/eventscope.example.yml for every key
 poll_interval_seconds: {args.poll_interval}
 listen: 127.0.0.1:{ports["collector_port"]}
@@ -119,7 +132,7 @@ thresholds:
       messages: 100
       seconds: 60
 clusters:
-{"".join(clusters)}"""
+{"".join(clusters)}{"".join(tracing)}"""
 
 
 def fill(template: Path, target: Path, values: dict[str, str]) -> Path:
@@ -160,7 +173,11 @@ def ensure_vhost(management: str, vhost: str) -> None:
     """Create the demo's own vhost on the local RabbitMQ so its queues stay out of others' way."""
     auth = ("guest", os.environ.get("EVENTSCOPE_DEMO_RABBITMQ_PASSWORD", "guest"))
     try:
-        requests.put(f"{management}/api/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()
+        # the firehose is on for the demo's vhost only: the trace tap reads publishes and
+        # deliveries from it (its cost is fine at demo rates, see docs/tracing.md)
+        requests.put(
+            f"{management}/api/vhosts/{vhost}", json={"tracing": True}, auth=auth, timeout=10
+        ).raise_for_status()
         requests.put(
             f"{management}/api/permissions/{vhost}/guest",
             json={"configure": ".*", "write": ".*", "read": ".*"},
@@ -213,7 +230,7 @@ def start_stack(args: argparse.Namespace) -> Stack:
         log.info("starting the demo pipeline")
         python_proc("pipeline", pipeline, stack, env)
         config = workdir / "eventscope.yml"
-        config.write_text(collector_config(args, p, args.rabbitmq_vhost))
+        config.write_text(collector_config(args, p, args.rabbitmq_vhost, workdir))
         log.info("starting the collector on %s", stack.url("collector_port"))
         python_proc(
             "collector", ["-m", "collector.cli", "collect", "--config", str(config)], stack, env
