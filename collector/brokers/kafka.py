@@ -93,6 +93,7 @@ class KafkaAdapter:
         self._configs_read: set[str] = set()
         self._polls = 0
         self._failures = 0
+        self._resets = 0
 
     # -- protocol ----------------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class KafkaAdapter:
             if isinstance(exc, KafkaException):
                 raise _translate(exc.args[0] if exc.args else None, str(exc)) from exc
             raise
-        self._failures = 0
+        self._failures = self._resets = 0
         self._polls += 1
         samples = tuple(
             GroupSample(group=g, state=state, members=members, committed=committed.get(g, {}))
