@@ -61,7 +61,13 @@ def open_page(b: Browser, url: str, text: str, chart: bool, timeout_ms: int = 12
     return page
 
 
+def settle(page: Page, timeout_ms: int = 60_000) -> None:
+    """Wait until Streamlit has finished running the page (its running indicator is gone)."""
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
+
+
 def save(page: Page, path: Path) -> Path:
+    settle(page)
     path.parent.mkdir(parents=True, exist_ok=True)
     page.evaluate(
         "() => document.querySelectorAll('[data-testid=\"stMain\"], section.main')"
