@@ -61,12 +61,16 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     p.add_argument("--only", default=None, help=f"comma list of {', '.join(BENCHES)} (default all)")
     p.add_argument("--groups", type=int_list, default=[100, 1000], help="kafka_poll group counts")
-    p.add_argument("--series", type=int_list, default=[10_000, 50_000, 100_000])
+    p.add_argument(
+        "--series", type=int_list, default=[10_000, 50_000, 100_000], help="metrics_render sizes"
+    )
     p.add_argument("--runs", type=int, default=3, help="runs per figure (fresh process each)")
     p.add_argument("--polls", type=int, default=3, help="measured polls per kafka_poll run")
     p.add_argument("--delay-ms", type=float, default=3.0, help="latency proxy delay, each way")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON path")
     args = p.parse_args(argv)
+    if args.runs < 1 or args.polls < 1 or args.delay_ms < 0:
+        p.error("--runs and --polls must be >= 1 and --delay-ms >= 0")
     args.named = args.only is not None
     only = [b.strip() for b in (args.only or ",".join(BENCHES)).split(",") if b.strip()]
     unknown = sorted(set(only) - set(BENCHES))
