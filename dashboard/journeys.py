@@ -33,6 +33,13 @@ COMPENSATION_WORDS: tuple[str, ...] = (
 
 TRACE_STATUSES: tuple[str, ...] = ("failed", "slow", "in_flight")
 
+# The explorer's table: what a reader scans first (timings, who picked it up) before where.
+HOP_COLUMNS = [
+    "step", "event_type", "service", "source", "pickup_seconds", "gap_seconds", "consumers",
+    "kind", "retries", "dlq_reason", "produced_at", "broker", "cluster_name", "partition",
+    "offset",
+]  # fmt: skip
+
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 

@@ -22,7 +22,7 @@ def journey(correlation_id: str) -> None:
         return
     rows = journeys.journey_rows(found.value)
     summary = journeys.journey_summary(found.value, rows)
-    cols = st.columns(5)
+    cols = st.columns([2, 1, 1, 1, 1])
     cols[0].metric("Status", summary["status"], border=True)
     cols[1].metric("Hops", summary["hops"], border=True)
     cols[2].metric("Services", summary["services"], border=True)
@@ -36,7 +36,7 @@ def journey(correlation_id: str) -> None:
     if link:
         st.link_button("Open in the trace UI", link)
     st.plotly_chart(charts.journey_waterfall(rows, correlation_id), width="stretch")
-    table(rows)
+    table(rows, journeys.HOP_COLUMNS)
 
 
 @live(view)
