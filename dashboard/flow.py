@@ -100,8 +100,9 @@ def build_flow_graph(
         if name in group_health:
             node_health[name] = _worse(node_health[name], group_health[name])
     for edge in edges:
-        if node_kind[edge.source] == "service" and edge.rate > 0:
-            node_health[edge.source] = _worse(node_health[edge.source], "ok")
+        for end in (edge.source, edge.target):  # events flow through it: at least "ok"
+            if node_kind[end] == "service" and edge.rate > 0:
+                node_health[end] = _worse(node_health[end], "ok")
 
     nodes = tuple(
         FlowNode(name, kind, node_health[name], _node_link(name, kind, name in group_health))

@@ -64,6 +64,7 @@ def test_nodes_kinds_health_and_links() -> None:
     assert (nodes["billing"].health, nodes["billing"].link) == ("bad", "lag?group=billing")
     assert nodes["orders"].link == "throughput?topic=orders"
     assert nodes["order"].health == "ok"
+    assert nodes["payment"].health == "ok"  # only receives events, yet they flow
 
 
 def test_layout_reads_left_to_right_and_ignores_back_edges() -> None:
