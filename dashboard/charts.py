@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.flow import FlowGraph, layered_positions
+from dashboard.flow import FlowGraph
+from dashboard.flow_layout import layered_positions
 from dashboard.shaping import series_label
 
 HEALTH_COLOURS = {"ok": "#2e9e5b", "warn": "#e0a100", "bad": "#d64545", "idle": "#9aa0a6"}

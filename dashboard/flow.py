@@ -13,7 +13,7 @@ A consumer group named like a service is the same node, so the two kinds of edge
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -66,8 +66,10 @@ def build_flow_graph(
     consumption: pd.DataFrame,
     statuses: pd.DataFrame,
     slow_seconds: float = 5.0,
+    hidden_groups: frozenset[str] = frozenset(),
 ) -> FlowGraph:
-    """Nodes and edges from the four frames (see module doc); every node links to a page."""
+    """Nodes and edges from the four frames (see module doc); every node links to a page.
+    `hidden_groups` are observers, not part of the pipeline (eventscope's own trace tap)."""
     group_health = {str(row.group): status_health(str(row.status)) for row in statuses.itertuples()}
     p95 = {(str(r.from_service), str(r.to_service)): float(r.value) for r in hop_p95.itertuples()}
     edges: list[FlowEdge] = []
@@ -89,6 +91,8 @@ def build_flow_graph(
 
     for r in consumption.sort_values(["topic", "group"]).itertuples():
         topic, group = str(r.topic), str(r.group)
+        if group in hidden_groups:
+            continue
         health = group_health.get(group, "idle")
         rate = float(r.value) if r.value == r.value else 0.0
         edges.append(FlowEdge(topic, group, "", rate, None, health))
@@ -130,37 +134,3 @@ def _node_link(name: str, kind: str, is_group: bool) -> str:
     if kind == "channel":
         return page_link("throughput", topic=name)
     return page_link("journeys")
-
-
-def layered_positions(graph: FlowGraph) -> dict[str, tuple[float, float]]:
-    """x = breadth-first distance from the graph's sources (nodes without incoming edges), so
-    the flow reads left to right; back edges of a cycle (compensation) do not push nodes right.
-    y spreads each layer's nodes evenly, sorted by name, so the layout is stable across reruns.
-    """
-    incoming: dict[str, int] = {n.id: 0 for n in graph.nodes}
-    outgoing: dict[str, list[str]] = defaultdict(list)
-    for e in graph.edges:
-        if e.source != e.target:
-            incoming[e.target] = incoming.get(e.target, 0) + 1
-            outgoing[e.source].append(e.target)
-    roots = sorted(n for n, count in incoming.items() if count == 0) or sorted(incoming)[:1]
-    layer: dict[str, int] = {}
-    queue = deque(roots)
-    for root in roots:
-        layer[root] = 0
-    while queue:
-        node = queue.popleft()
-        for nxt in sorted(outgoing[node]):
-            if nxt not in layer:
-                layer[nxt] = layer[node] + 1
-                queue.append(nxt)
-    for name in sorted(incoming):
-        layer.setdefault(name, 0)  # parts not reachable from a root start at the left
-    columns: dict[int, list[str]] = defaultdict(list)
-    for name in sorted(layer):
-        columns[layer[name]].append(name)
-    positions: dict[str, tuple[float, float]] = {}
-    for x, names in columns.items():
-        for i, name in enumerate(names):
-            positions[name] = (float(x), float(len(names) - 1) / 2 - i)
-    return positions

@@ -209,7 +209,8 @@ def flow_graph(view: View) -> Loaded[FlowGraph]:
     assert flows is not None and p95 is not None and consumption is not None and status is not None
     if view.cluster:
         consumption = consumption[consumption["cluster_name"] == view.cluster]
-    return Loaded(build_flow_graph(flows, p95, consumption, status))
+    hidden = frozenset({view.settings.tap_group})
+    return Loaded(build_flow_graph(flows, p95, consumption, status, hidden_groups=hidden))
 
 
 def journey(view: View, correlation_id: str) -> Loaded[dict[str, Any]]:

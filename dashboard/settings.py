@@ -10,6 +10,8 @@ Environment (all optional):
                                    http://127.0.0.1:16686/trace/{trace_id}
     EVENTSCOPE_RATE_WINDOW         1m   (PromQL range for rate(); >= 4 scrape intervals)
     EVENTSCOPE_HTTP_TIMEOUT_SECONDS 3
+    EVENTSCOPE_TAP_GROUP           eventscope-tap  (the collector's trace tap group, left out of
+                                   the flow graph: it reads every topic but is no pipeline step)
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class DashboardSettings:
     rate_window: str = "1m"
     http_timeout_seconds: float = 3.0
     collector_token: str | None = field(default=None, repr=False)
+    tap_group: str = "eventscope-tap"
 
 
 def settings_from_env(env: Mapping[str, str]) -> DashboardSettings:
@@ -67,6 +70,7 @@ def settings_from_env(env: Mapping[str, str]) -> DashboardSettings:
         rate_window=window,
         http_timeout_seconds=timeout,
         collector_token=env.get("EVENTSCOPE_COLLECTOR_TOKEN", "").strip() or None,
+        tap_group=env.get("EVENTSCOPE_TAP_GROUP", "").strip() or "eventscope-tap",
     )
 
 

@@ -11,10 +11,10 @@ from dashboard.flow import (
     FlowGraph,
     FlowNode,
     build_flow_graph,
-    layered_positions,
     link_target,
     nodes_table,
 )
+from dashboard.flow_layout import layered_positions
 from dashboard.journeys import journey_rows
 
 
@@ -67,19 +67,46 @@ def test_nodes_kinds_health_and_links() -> None:
     assert nodes["payment"].health == "ok"  # only receives events, yet they flow
 
 
-def test_layout_reads_left_to_right_and_ignores_back_edges() -> None:
+def service_graph(rates: dict[tuple[str, str], float]) -> FlowGraph:
+    names = sorted({n for pair in rates for n in pair})
+    nodes = tuple(FlowNode(n, "service", "ok", "") for n in names)
+    edges = tuple(FlowEdge(a, b, "", r, None, "ok") for (a, b), r in rates.items())
+    return FlowGraph(nodes, edges)
+
+
+def test_layout_orders_services_by_flow_and_puts_topics_before_consumers() -> None:
     pos = layered_positions(graph())
     x = {name: p[0] for name, p in pos.items()}
-    assert x["order"] == x["orders"] == 0  # both are sources
-    assert x["inventory"] == x["billing"] == 1
-    assert x["payment"] == 2  # the compensation edge payment -> inventory does not move it
+    # order -> inventory -> payment; payment -> inventory (rate 0) does not move anything
+    assert x["order"] < x["inventory"] < x["payment"]
+    assert x["orders"] == x["inventory"] - 0.5  # consumed first by inventory (and billing)
     assert layered_positions(graph()) == pos  # stable across reruns
 
 
+def test_a_cycle_starts_where_more_flows_out_than_in() -> None:
+    """The worked example of flow_layout's docstring: the demo's order flow."""
+    rates = {
+        ("order", "inventory"): 1.9,
+        ("inventory", "order"): 0.2,
+        ("inventory", "payment"): 1.8,
+        ("payment", "inventory"): 0.3,
+        ("payment", "order"): 1.8,
+    }
+    x = {n: p[0] for n, p in layered_positions(service_graph(rates)).items()}
+    assert x == {"order": 0.0, "inventory": 1.0, "payment": 2.0}
+
+
 def test_a_pure_cycle_still_gets_positions() -> None:
-    nodes = tuple(FlowNode(n, "service", "ok", "") for n in ("a", "b"))
-    edges = (FlowEdge("a", "b", "", 1, None, "ok"), FlowEdge("b", "a", "", 1, None, "ok"))
-    assert layered_positions(FlowGraph(nodes, edges)) == {"a": (0.0, 0.0), "b": (1.0, 0.0)}
+    pos = layered_positions(service_graph({("a", "b"): 1.0, ("b", "a"): 1.0}))
+    assert pos == {"a": (0.0, 0.0), "b": (1.0, 0.0)}
+
+
+def test_the_tap_group_is_left_out_of_the_graph() -> None:
+    tap = frame(list(CONSUMPTION.columns), [("kafka", "local", "tap", "orders", 9.0)])
+    tapped = pd.concat([CONSUMPTION, tap])
+    built = build_flow_graph(FLOWS, P95, tapped, STATUSES, hidden_groups=frozenset({"tap"}))
+    names = {n.id for n in built.nodes}
+    assert "tap" not in names and "orders" in names
 
 
 def test_flow_figure_colours_nodes_by_health() -> None:
