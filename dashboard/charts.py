@@ -79,8 +79,12 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
     coloured by health and labelled with event types (or rate) and p95 hop latency."""
     pos = layered_positions(graph)
     fig = go.Figure()
+    pairs = {(e.source, e.target) for e in graph.edges}
     for edge in graph.edges:
         (x0, y0), (x1, y1) = pos[edge.source], pos[edge.target]
+        if (edge.target, edge.source) in pairs:  # two-way: draw each direction apart
+            shift = 0.08 if edge.source < edge.target else -0.08
+            y0, y1 = y0 + shift, y1 + shift
         width = 1.5 + min(edge.rate, 50.0) / 10
         fig.add_trace(
             go.Scatter(

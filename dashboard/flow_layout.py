@@ -19,6 +19,7 @@ from collections import defaultdict, deque
 from dashboard.flow import FlowGraph
 
 Position = tuple[float, float]
+CHANNEL_DROP = 0.35
 
 
 def _service_layers(graph: FlowGraph) -> dict[str, int]:
@@ -60,13 +61,17 @@ def _service_layers(graph: FlowGraph) -> dict[str, int]:
 
 def layered_positions(graph: FlowGraph) -> dict[str, Position]:
     """x: services at whole numbers by flow order (services outside any service edge, such as
-    analytics consumers, at 1), topics/queues half a step left of their first consumer; y:
-    each column's nodes spread evenly, sorted by name."""
+    analytics consumers, in one column right of the flow), topics/queues half a step left of
+    their first consumer; y: each column's nodes spread evenly, sorted by name (topic columns
+    shifted down by CHANNEL_DROP)."""
     layer: dict[str, float] = {k: float(v) for k, v in _service_layers(graph).items()}
     kinds = {n.id: n.kind for n in graph.nodes}
+    # consumers outside the traced flow (analytics fan-out) get a column of their own, right
+    # of the flow, so their topics do not crowd the flow's columns
+    apart = max(layer.values(), default=-1.0) + 1.0
     for name, kind in kinds.items():
         if kind == "service":
-            layer.setdefault(name, 1.0)
+            layer.setdefault(name, apart)
     consumers: dict[str, list[float]] = defaultdict(list)
     for e in graph.edges:
         if kinds.get(e.source) == "channel" and e.target in layer:
@@ -80,6 +85,9 @@ def layered_positions(graph: FlowGraph) -> dict[str, Position]:
         columns[layer[name] - low].append(name)
     positions: dict[str, Position] = {}
     for x, names in columns.items():
+        # topics sit a little below the line between services, so service -> service edges
+        # do not run through them when both columns hold one node
         for i, name in enumerate(names):
-            positions[name] = (x, (len(names) - 1) / 2 - i)
+            drop = CHANNEL_DROP if kinds[name] == "channel" else 0.0
+            positions[name] = (x, (len(names) - 1) / 2 - i - drop)
     return positions

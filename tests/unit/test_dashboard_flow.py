@@ -80,6 +80,8 @@ def test_layout_orders_services_by_flow_and_puts_topics_before_consumers() -> No
     # order -> inventory -> payment; payment -> inventory (rate 0) does not move anything
     assert x["order"] < x["inventory"] < x["payment"]
     assert x["orders"] == x["inventory"] - 0.5  # consumed first by inventory (and billing)
+    assert x["billing"] > x["payment"]  # outside the traced flow: a column of its own
+    assert pos["orders"][1] < 0 == pos["order"][1]  # topics sit below the service line
     assert layered_positions(graph()) == pos  # stable across reruns
 
 
