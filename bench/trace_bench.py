@@ -47,7 +47,7 @@ def produce(bootstrap: str, topic: str, events: int) -> None:
         fut.result(10)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     for i in range(events):
-        headers = [
+        headers: list[tuple[str, str | bytes | None]] = [
             ("correlation_id", f"ord-{i // 5}".encode()),
             ("event_type", TYPES[i % 5].encode()),
             ("source", SERVICES[i % 5].encode()),

@@ -91,7 +91,7 @@ class KafkaCluster:
     include_topics: tuple[str, ...] = ("*",)
     exclude_topics: tuple[str, ...] = ("__*", "_schemas")
     request_timeout_seconds: float = 5.0
-    max_concurrency: int = 8
+    max_concurrency: int = 64
     lag_seconds: KafkaLagSeconds = KafkaLagSeconds()
 
 
