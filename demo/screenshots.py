@@ -16,18 +16,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-]
+from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS
+
 PAGES = (  # (url path, text that proves the page rendered, needs a chart)
     ("overview", "Overview", True),
     ("lag", "Consumer lag", True),
@@ -62,8 +52,10 @@ def open_page(b: Browser, url: str, text: str, chart: bool, timeout_ms: int = 12
 
 
 def settle(page: Page, timeout_ms: int = 60_000) -> None:
-    """Wait until Streamlit has finished running the page (its running indicator is gone)."""
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
+    """Wait until Streamlit has finished the page: sidebar drawn, no skeleton, not running."""
+    page.get_by_text("Time range").first.wait_for(timeout=timeout_ms)
+    for testid in ("stStatusWidget", "stSkeleton"):
+        page.wait_for_selector(f'[data-testid="{testid}"]', state="detached", timeout=timeout_ms)
 
 
 def save(page: Page, path: Path) -> Path:
