@@ -98,6 +98,7 @@ def collector_config(
     kind: kafka
     bootstrap_servers: 127.0.0.1:{ports["kafka_port"]}
     request_timeout_seconds: 3
+    exclude_groups: [eventscope-tap]   # the collector's own trace tap is not a pipeline consumer
 """
         )
     if args.only != "kafka":
@@ -108,6 +109,7 @@ def collector_config(
     username: guest
     password: ${{EVENTSCOPE_DEMO_RABBITMQ_PASSWORD}}
     vhosts: [{amqp_vhost}]
+    exclude_queues: ["amq.*", "eventscope.tap"]   # the trace tap's own queue
 """
         )
     tracing = ["tracing:\n  enabled: true\n", f"  store_path: {workdir}/traces.db\n"]
