@@ -6,6 +6,7 @@ Shared sidebar (cluster, time range, auto-refresh) for every page; pages are add
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,12 +17,16 @@ except ImportError:  # run from a checkout without installing: make the package 
 
 import streamlit as st
 
+from dashboard.gate import password_from_env, require_password
 from dashboard.layout import PAGES, VIEWS, load_settings, sidebar
 from dashboard.settings import SettingsError
 
 
 def main() -> None:
     st.set_page_config(page_title="eventscope", layout="wide")
+    password = password_from_env(os.environ)
+    if password:
+        require_password(password)
     try:
         settings = load_settings()
     except SettingsError as err:
