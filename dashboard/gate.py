@@ -29,14 +29,14 @@ def password_ok(given: str, expected: str) -> bool:
 
 def require_password(expected: str) -> None:
     """Stop the script run here until this session has given the password."""
-    if st.session_state.get("eventscope_authenticated"):
+    if st.session_state.get("dashboard_signed_in"):
         return
     st.title("eventscope")
     with st.form("login"):
         given = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in")
     if submitted and password_ok(given, expected):
-        st.session_state["eventscope_authenticated"] = True
+        st.session_state["dashboard_signed_in"] = True
         st.rerun()
     if submitted:
         st.error("Wrong password.")
