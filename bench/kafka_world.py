@@ -20,14 +20,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartiti
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.latency_proxy import LatencyProxy
-from demo.services import (
-    ManagedProcess,
-    ServiceError,
-    free_port,
-    require_free_port,
-    tansu_binary,
-    wait_for_port,
-)
+from demo.services import ManagedProcess, ServiceError, free_port, start_tansu
 
 TOPICS = 100
 PARTITIONS = 10
@@ -50,25 +43,7 @@ def group_commit(g: int) -> tuple[str, dict[int, int]]:
 
 def start_tansu_behind(port: int, advertised_port: int, workdir: Path, name: str) -> ManagedProcess:
     """Tansu on 127.0.0.1:port advertising 127.0.0.1:advertised_port (where the proxy listens)."""
-    require_free_port(port, name)
-    proc = ManagedProcess(
-        name,
-        [
-            str(tansu_binary()),
-            "broker",
-            "--listener-url",
-            f"tcp://127.0.0.1:{port}",
-            "--advertised-listener-url",
-            f"tcp://127.0.0.1:{advertised_port}",
-        ],
-        workdir / f"{name}.log",
-    ).start()
-    try:
-        wait_for_port(port, 10)
-    except ServiceError as exc:
-        proc.stop()
-        raise ServiceError(f"{name} did not start: {exc}\n{proc.log_tail()}") from exc
-    return proc
+    return start_tansu(port, workdir, name=name, advertised_port=advertised_port)
 
 
 @dataclass

@@ -136,13 +136,26 @@ def tansu_binary() -> Path:
     return path
 
 
-def start_tansu(port: int, workdir: Path, name: str = "tansu") -> ManagedProcess:
-    """Start a Tansu Kafka-protocol broker (memory storage) on 127.0.0.1:port."""
+def start_tansu(
+    port: int, workdir: Path, name: str = "tansu", advertised_port: int | None = None
+) -> ManagedProcess:
+    """Start a Tansu Kafka-protocol broker (memory storage) on 127.0.0.1:port.
+
+    `advertised_port` makes clients reconnect elsewhere (e.g. through a latency proxy).
+    """
     require_free_port(port, name)  # Tansu panics on a taken port instead of exiting cleanly
     url = f"tcp://127.0.0.1:{port}"
+    advertised = f"tcp://127.0.0.1:{advertised_port or port}"
     proc = ManagedProcess(
         name,
-        [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            advertised,
+        ],
         workdir / f"{name}.log",
     ).start()
     try:
