@@ -5,6 +5,8 @@ Routes:
     GET  /healthz                    200 while the process serves
     GET  /api/clusters               per-cluster up/error/last poll
     GET  /api/groups                 every group with status, reason, state, members
+    GET  /api/topology               broker-side routing per cluster (EventBridge bus → rule →
+                                     queue → service), rule failed invocations
     POST /api/alerts/webhook         Alertmanager webhook receiver (keeps the last N notifications)
     GET  /api/alerts/notifications   those notifications, newest first
     GET  /api/traces/{id}            one correlation ID's journey
@@ -86,6 +88,7 @@ class ApiContext:
     notifications: Notifications
     api_token: str = ""
     traces: TraceReader | None = None
+    topology: Callable[[], list[dict[str, Any]]] = list  # see collector.exporters.topology
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -117,6 +120,8 @@ class Handler(BaseHTTPRequestHandler):
             )
         if path == "/api/groups":
             return self._json(HTTPStatus.OK, {"groups": groups_json(self.ctx.views())})
+        if path == "/api/topology":
+            return self._json(HTTPStatus.OK, {"clusters": self.ctx.topology()})
         if path == "/api/alerts/notifications":
             return self._json(
                 HTTPStatus.OK, {"notifications": self.ctx.notifications.newest_first()}

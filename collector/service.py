@@ -17,6 +17,12 @@ from collector.brokers import adapter_for
 from collector.compute.view import ViewSettings
 from collector.config import Config, KafkaCluster, parse_listen
 from collector.exporters.prometheus import ViewCollector
+from collector.exporters.topology import (
+    ClusterTopology,
+    TopologyCollector,
+    topologies,
+    topology_json,
+)
 from collector.http_api import ApiContext, Notifications, make_server
 from collector.model import ClusterSnapshot
 from collector.poller import ClusterPoller, Poller, SnapshotHook
@@ -72,6 +78,7 @@ class CollectorService:
         self.registry.register(
             ViewCollector(self.poller.views, cfg.thresholds, cfg.poll_interval_seconds)
         )
+        self.registry.register(TopologyCollector(self.topology))
         if self.traces is not None:
             self.registry.register(self.traces.collector())
         self.notifications = Notifications(limit=cfg.webhook_history)
@@ -84,6 +91,11 @@ class CollectorService:
                     snap.cluster, group.group, group.committed, snap.taken_at
                 )
 
+    def topology(self) -> list[ClusterTopology]:
+        """Routing the adapters saw (EventBridge), with queue → service from group_services."""
+        adapters = [p.adapter for p in self.poller.pollers]
+        return topologies(adapters, self.config.tracing.group_services)
+
     def start(self) -> None:
         ctx = ApiContext(
             registry=self.registry,
@@ -91,6 +103,7 @@ class CollectorService:
             notifications=self.notifications,
             api_token=self.config.api_token,
             traces=self.traces,
+            topology=lambda: topology_json(self.topology()),
         )
         self._server = make_server(self.host, self.port, ctx)
         self.port = self._server.server_address[1]

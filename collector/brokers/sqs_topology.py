@@ -120,12 +120,13 @@ def _count(value: str | None) -> int:
 @dataclass(frozen=True)
 class FlowEdge:
     """One arrow of the flow graph. Node ids: `bus:<bus>`, `rule:<bus>/<rule>`, `queue:<name>`,
-    `target:<arn>` (a non-SQS target). Relations:
+    `target:<arn>` (a non-SQS target), `service:<name>`. Relations:
 
     routes        bus → rule            the rule matches events on the bus
     delivers      rule → queue/target   one of the rule's targets
     dead_letters  rule → queue          the target's DeadLetterConfig (failed deliveries)
     redrives      queue → queue         RedrivePolicy (after maxReceiveCount receives)
+    consumed_by   queue → service       `tracing.group_services` (see `consumer_edges`)
     """
 
     source: str
@@ -176,6 +177,27 @@ def redrive_edges(states: Iterable[QueueState]) -> list[FlowEdge]:
         for s in states
         if s.dead_letter_target
     ]
+
+
+def consumer_edges(edges: Iterable[FlowEdge], services: Mapping[str, str]) -> list[FlowEdge]:
+    """queue → the service consuming it, for every queue node of `edges` that `services`
+    (`tracing.group_services`, queue → service) names. No AWS API says who polls a queue.
+
+    Example: edges [rule:shop/r → queue:shop-billing], services {"shop-billing": "billing"}
+    → [FlowEdge("queue:shop-billing", "service:billing", "consumed_by")].
+    """
+    queues = sorted({n for e in edges for n in (e.source, e.target) if n.startswith("queue:")})
+    return [
+        FlowEdge(q, f"service:{services[q[len('queue:') :]]}", "consumed_by")
+        for q in queues
+        if services.get(q[len("queue:") :])
+    ]
+
+
+def rule_of_node(node: str) -> tuple[str, str]:
+    """`rule:<bus>/<rule>` → (bus, rule); bus names cannot hold "/", rule names can't either."""
+    bus, _, rule = node.removeprefix("rule:").partition("/")
+    return bus, rule
 
 
 def dead_letter_arns(states: Iterable[QueueState], rules: Iterable[RuleTargets] = ()) -> set[str]:

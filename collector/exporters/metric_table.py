@@ -211,6 +211,22 @@ FAMILIES: tuple[Family, ...] = (
         (*BROKER_LABELS, "dlq", "source", "reason"),
         "Messages that arrived in a dead-letter topic or queue.",
     ),
+    # broker-side routing (EventBridge)
+    Family(
+        "topology_edge",
+        Kind.GAUGE,
+        (*BROKER_LABELS, "source", "target", "relation"),
+        "One edge of the broker's routing as the last successful poll saw it (EventBridge: bus "
+        "-> rule routes, rule -> queue delivers, rule -> DLQ dead_letters, queue -> DLQ "
+        "redrives, queue -> service consumed_by): 1, or 0 for a disabled rule's edges.",
+    ),
+    Family(
+        "rule_failed_invocations",
+        Kind.COUNTER,
+        (*BROKER_LABELS, "bus", "rule"),
+        "Events an EventBridge rule failed to deliver to a target (CloudWatch AWS/Events "
+        "FailedInvocations, each settled minute counted once).",
+    ),
     # thresholds
     Family(
         "lag_threshold_messages",
