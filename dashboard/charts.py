@@ -74,9 +74,18 @@ def rate_comparison_chart(consume: pd.DataFrame, produce: pd.DataFrame, title: s
     return _layout(fig, title, "messages/s")
 
 
+NODE_SHAPES = (
+    ("service", "circle", "services"),
+    ("channel", "square", "topics / queues"),
+    ("bus", "hexagon", "event buses"),
+    ("rule", "diamond", "rules"),
+)
+
+
 def flow_figure(graph: FlowGraph) -> go.Figure:
-    """Services (circles) and topics/queues (squares) placed left to right by flow; edges are
-    coloured by health and labelled with event types (or rate) and p95 hop latency."""
+    """Services (circles), topics/queues (squares), EventBridge buses (hexagons) and rules
+    (diamonds) placed left to right by flow; edges are coloured by health and labelled with
+    event types (or rate) and p95 hop latency; broker routing is dashed, without a rate."""
     pos = layered_positions(graph)
     fig = go.Figure()
     pairs = {(e.source, e.target) for e in graph.edges}
@@ -85,13 +94,18 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
         if (edge.target, edge.source) in pairs:  # two-way: draw each direction apart
             shift = 0.08 if edge.source < edge.target else -0.08
             y0, y1 = y0 + shift, y1 + shift
-        width = 1.5 + min(edge.rate, 50.0) / 10
+        routed = bool(edge.relation)  # broker routing: configured, not measured; no rate
+        width = 1.5 if routed else 1.5 + min(edge.rate, 50.0) / 10
         fig.add_trace(
             go.Scatter(
                 x=[x0, x1],
                 y=[y0, y1],
                 mode="lines",
-                line={"color": HEALTH_COLOURS[edge.health], "width": width},
+                line={
+                    "color": HEALTH_COLOURS[edge.health],
+                    "width": width,
+                    "dash": "dash" if routed else "solid",
+                },
                 hoverinfo="skip",
                 showlegend=False,
             )
@@ -114,16 +128,17 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
             text="",
         )
         latency = f"p95 {edge.p95_seconds:.2f} s" if edge.p95_seconds is not None else ""
+        texts = (edge.label,) if routed else (edge.label, f"{edge.rate:.2f}/s", latency)
         # nearer the target than the middle: edges that fan out of one node keep apart labels
         fig.add_annotation(
             x=x0 + (x1 - x0) * 0.65,
             y=y0 + (y1 - y0) * 0.65,
-            text=" · ".join(t for t in (edge.label, f"{edge.rate:.2f}/s", latency) if t),
+            text=" · ".join(t for t in texts if t),
             showarrow=False,
             font={"size": 10},
             bgcolor="rgba(255,255,255,0.7)",
         )
-    for kind, symbol in (("service", "circle"), ("channel", "square")):
+    for kind, symbol, name in NODE_SHAPES:
         nodes = [n for n in graph.nodes if n.kind == kind]
         if not nodes:
             continue
@@ -142,7 +157,7 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
                 },
                 customdata=[n.link for n in nodes],
                 hovertemplate="%{text}<br>%{customdata}<extra></extra>",
-                name="services" if kind == "service" else "topics / queues",
+                name=name,
             )
         )
     fig.update_xaxes(visible=False)

@@ -5,7 +5,10 @@ Edges come from two metric families:
 - service → service from `eventscope_flow_events_total` (traces): label = event types, width =
   events/s, health from p95 hop latency (above `slow_seconds` = "warn");
 - topic/queue → consumer group from `eventscope_consumed_messages_total`: health from the
-  group's status (OK = "ok", WARN = "warn", STALL/STOP/REWIND/ERR = "bad").
+  group's status (OK = "ok", WARN = "warn", STALL/STOP/REWIND/ERR = "bad");
+- broker routing from `eventscope_topology_edge` (EventBridge bus → rule → queue → service,
+  rule and redrive DLQs): drawn dashed, without a rate; "ok" when enabled, "idle" when the rule
+  is disabled, "bad" from a rule with failed invocations (and that rule's node).
 
 A consumer group named like a service is the same node, so the two kinds of edges meet
 (the demo names its groups after its services).
@@ -23,12 +26,15 @@ from dashboard.shaping import page_link
 
 HEALTH_OF_STATUS = {"OK": "ok", "WARN": "warn"}  # any other known status is "bad"
 HEALTH_ORDER = ("idle", "ok", "warn", "bad")
+# routing node prefix (collector/exporters/topology.py) → node kind
+ROUTING_KINDS = {"bus": "bus", "rule": "rule", "queue": "channel", "service": "service"}
+ROUTING_LABELS = {"dead_letters": "DLQ", "redrives": "redrive"}
 
 
 @dataclass(frozen=True)
 class FlowNode:
     id: str
-    kind: str  # "service" or "channel" (a topic or queue)
+    kind: str  # "service", "channel" (a topic or queue), or EventBridge "bus" / "rule"
     health: str  # idle / ok / warn / bad
     link: str
 
@@ -41,6 +47,7 @@ class FlowEdge:
     rate: float  # events or messages per second
     p95_seconds: float | None
     health: str
+    relation: str = ""  # broker routing (routes, delivers, …); "" = events seen flowing
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,15 @@ def status_health(status: str) -> str:
     return HEALTH_OF_STATUS.get(status, "bad")
 
 
+def routing_node(node: str) -> tuple[str, str]:
+    """A routing node id of the collector → (graph node, kind); queues and services join the
+    nodes of the other edges by their bare name: "queue:orders" -> ("orders", "channel"),
+    "service:billing" -> ("billing", "service"), "rule:shop/r" -> ("rule:shop/r", "rule")."""
+    prefix, _, name = node.partition(":")
+    kind = ROUTING_KINDS.get(prefix, "channel")
+    return (name, kind) if prefix in ("queue", "service") else (node, kind)
+
+
 def build_flow_graph(
     flow_rates: pd.DataFrame,
     hop_p95: pd.DataFrame,
@@ -67,9 +83,12 @@ def build_flow_graph(
     statuses: pd.DataFrame,
     slow_seconds: float = 5.0,
     hidden_groups: frozenset[str] = frozenset(),
+    routing: pd.DataFrame | None = None,
+    failing_rules: pd.DataFrame | None = None,
 ) -> FlowGraph:
-    """Nodes and edges from the four frames (see module doc); every node links to a page.
-    `hidden_groups` are observers, not part of the pipeline (eventscope's own trace tap)."""
+    """Nodes and edges from the frames (see module doc); every node links to a page.
+    `hidden_groups` are observers, not part of the pipeline (eventscope's own trace tap).
+    `routing` has columns source, target, relation, value; `failing_rules` bus, rule."""
     group_health = {str(row.group): status_health(str(row.status)) for row in statuses.itertuples()}
     p95 = {(str(r.from_service), str(r.to_service)): float(r.value) for r in hop_p95.itertuples()}
     edges: list[FlowEdge] = []
@@ -99,6 +118,26 @@ def build_flow_graph(
         node_kind[topic] = "channel"
         node_kind.setdefault(group, "service")
         node_health[topic] = _worse(node_health[topic], "ok" if rate > 0 else "idle")
+
+    failing = set()
+    if failing_rules is not None:
+        failing = {f"rule:{r.bus}/{r.rule}" for r in failing_rules.itertuples()}
+    if routing is not None:
+        for r in routing.sort_values(["source", "target", "relation"]).itertuples():
+            (src, src_kind), (dst, dst_kind) = (
+                routing_node(str(r.source)),
+                routing_node(str(r.target)),
+            )
+            if src in hidden_groups or dst in hidden_groups:
+                continue
+            health = "bad" if src in failing else "ok" if float(r.value) > 0 else "idle"
+            relation = str(r.relation)
+            label = ROUTING_LABELS.get(relation, "")
+            edges.append(FlowEdge(src, dst, label, 0.0, None, health, relation))
+            for name, kind in ((src, src_kind), (dst, dst_kind)):
+                node_kind.setdefault(name, kind)
+                if kind in ("bus", "rule"):
+                    node_health[name] = _worse(node_health[name], health)
 
     for name in node_kind:
         if name in group_health:
@@ -133,4 +172,6 @@ def _node_link(name: str, kind: str, is_group: bool) -> str:
         return page_link("lag", group=name)
     if kind == "channel":
         return page_link("throughput", topic=name)
+    if kind in ("bus", "rule"):
+        return page_link("alerts")  # where EventBridgeRuleFailedInvocations shows
     return page_link("journeys")

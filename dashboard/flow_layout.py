@@ -1,5 +1,6 @@
 """Where the flow graph's nodes go: services left to right in the order events flow, each
-topic/queue just left of its first consumer. Pure and deterministic (stable across reruns).
+topic/queue just left of its first consumer, EventBridge rules and buses left of the queues they
+route to. Pure and deterministic (stable across reruns).
 
 Services are layered by breadth-first distance over the service → service edges. Event flows
 have cycles (a failed payment flows back to inventory; a confirmation back to the order
@@ -79,6 +80,7 @@ def layered_positions(graph: FlowGraph) -> dict[str, Position]:
     for name, kind in kinds.items():
         if kind == "channel":
             layer[name] = min(consumers[name], default=1.0) - 0.5
+    _place_routing(graph, kinds, layer, {c for c, xs in consumers.items() if xs})
     low = min(layer.values(), default=0.0)
     columns: dict[float, list[str]] = defaultdict(list)
     for name in sorted(layer):
@@ -91,3 +93,27 @@ def layered_positions(graph: FlowGraph) -> dict[str, Position]:
             drop = CHANNEL_DROP if kinds[name] == "channel" else 0.0
             positions[name] = (x, (len(names) - 1) / 2 - i - drop)
     return positions
+
+
+def _place_routing(
+    graph: FlowGraph, kinds: dict[str, str], layer: dict[str, float], consumed: set[str]
+) -> None:
+    """EventBridge routing: each rule a quarter step left of the first queue it delivers to,
+    each bus a quarter step left of its first rule, and a DLQ nobody consumes a quarter step
+    right of the first queue or rule that dead-letters into it."""
+    routed = [e for e in graph.edges if e.relation]
+    dlqs = {
+        e.target
+        for e in routed
+        if e.relation in ("dead_letters", "redrives") and e.target not in consumed
+    }
+    for kind, relation, default in (("rule", "delivers", 0.5), ("bus", "routes", 0.25)):
+        firsts: dict[str, list[float]] = defaultdict(list)
+        for e in routed:
+            if e.relation == relation and e.target in layer and e.target not in dlqs:
+                firsts[e.source].append(layer[e.target])
+        for name in sorted(n for n, k in kinds.items() if k == kind):
+            layer[name] = min(firsts[name], default=default) - 0.25
+    for dlq in sorted(dlqs):
+        feeds = [layer[e.source] for e in routed if e.target == dlq and e.source in layer]
+        layer[dlq] = min(feeds, default=layer.get(dlq, 0.25) - 0.25) + 0.25

@@ -19,6 +19,7 @@ from dashboard.loaders import Loaded
 from dashboard.settings import DashboardSettings, ViewFilters, step_seconds
 
 GROUP_LABELS = ("broker", "cluster_name", "group")
+ROUTING_LABELS = ["source", "target", "relation"]
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,20 @@ def flow_graph(view: View) -> Loaded[FlowGraph]:
     if view.cluster:
         consumption = consumption[consumption["cluster_name"] == view.cluster]
     hidden = frozenset({view.settings.tap_group})
-    return Loaded(build_flow_graph(flows, p95, consumption, status, hidden_groups=hidden))
+    # broker routing (EventBridge) is optional: without it the graph is still drawn
+    routing = instant_frame(view, queries.routing_edges(view.cluster), ROUTING_LABELS).value
+    failing = instant_frame(view, queries.failing_rules(view.cluster), ["bus", "rule"]).value
+    return Loaded(
+        build_flow_graph(
+            flows,
+            p95,
+            consumption,
+            status,
+            hidden_groups=hidden,
+            routing=routing,
+            failing_rules=failing,
+        )
+    )
 
 
 def journey(view: View, correlation_id: str) -> Loaded[dict[str, Any]]:

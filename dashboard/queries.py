@@ -21,13 +21,15 @@ THRESHOLD_MESSAGES = "eventscope_lag_threshold_messages"
 THRESHOLD_SECONDS = "eventscope_lag_threshold_seconds"
 FLOW_EVENTS = "eventscope_flow_events_total"
 HOP_LATENCY_BUCKET = "eventscope_hop_latency_seconds_bucket"
+TOPOLOGY_EDGE = "eventscope_topology_edge"
+RULE_FAILED = "eventscope_rule_failed_invocations_total"
 
 GROUP_KEY = "broker, cluster_name, group"
 
 METRIC_NAMES: tuple[str, ...] = (
     LAG_MESSAGES, LAG_SECONDS, GROUP_STATUS, GROUP_STATE, GROUP_MEMBERS, COLLECTOR_UP, PRODUCED,
     CONSUMED, DLQ_DEPTH, DEAD_LETTERED, THRESHOLD_MESSAGES, THRESHOLD_SECONDS, FLOW_EVENTS,
-    HOP_LATENCY_BUCKET,
+    HOP_LATENCY_BUCKET, TOPOLOGY_EDGE, RULE_FAILED,
 )  # fmt: skip
 
 
@@ -173,6 +175,19 @@ def hop_latency_quantile(quantile: float, window: str) -> str:
 
 def consume_rate_by_group_topic(window: str) -> str:
     return f"sum by ({GROUP_KEY}, topic) (rate({CONSUMED}[{window}]))"
+
+
+def routing_edges(cluster: str | None) -> str:
+    """Broker-side routing (EventBridge bus → rule → queue → service); value 0 = disabled."""
+    sel = selector(TOPOLOGY_EDGE, cluster_name=cluster)
+    return f"max by (source, target, relation) ({sel})"
+
+
+def failing_rules(cluster: str | None) -> str:
+    """EventBridge rules with failed invocations over the alert's window (CloudWatch counts
+    arrive once a minute, ~6 minutes late: a short rate window would mostly read 0)."""
+    sel = selector(RULE_FAILED, cluster_name=cluster)
+    return f"sum by (cluster_name, bus, rule) (increase({sel}[15m])) > 0"
 
 
 def cluster_names() -> str:

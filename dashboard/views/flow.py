@@ -10,7 +10,8 @@ view = current_view()
 st.title("Flow graph")
 st.caption(
     "Green: flowing · amber: slow hops or WARN · red: STALL / STOP / REWIND / ERR · "
-    "grey: idle. Circles are services and consumer groups, squares topics and queues."
+    "grey: idle. Circles are services and consumer groups, squares topics and queues, "
+    "hexagons EventBridge buses and diamonds their rules (dashed: routing, red when failing)."
 )
 
 
