@@ -334,6 +334,7 @@ def validate(config: Config) -> None:
         config.tracing,
         {c.name for c in config.clusters if isinstance(c, KafkaCluster)},
         {c.name for c in config.clusters if isinstance(c, RabbitMQCluster)},
+        {c.name for c in config.clusters if isinstance(c, AwsCluster)},
     )
 
 

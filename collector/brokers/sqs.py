@@ -17,9 +17,10 @@ is retried alone instead of restarting the listing. Throttling and errors: `sqs_
 CloudWatch is optional: when it fails (unreachable, denied, throttled) the poll still succeeds
 and ages/counts are absent; the first failure and the recovery are logged once.
 
-Read by the API/dashboard from the adapter after each successful poll: `flow_edges` (see
-`FlowEdge`) and `rule_failed_invocations` (rule node → CloudWatch FailedInvocations, a counter
-built like the message counts). Credentials: the standard AWS chain, or the `profile`.
+Read by `collector.exporters.topology` from the adapter after each successful poll: `flow_edges`
+(see `FlowEdge`; edges touching an `exclude_queues` queue left out) and
+`rule_failed_invocations` (rule node → CloudWatch FailedInvocations, a counter built like the
+message counts). Credentials: the standard AWS chain, or the `profile`.
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ class SqsAdapter:
         metrics, to_dlq = _timed(phases, "cloudwatch", lambda: self._cloudwatch(states, rules, now))
         queues, dead_letters = queue_samples(states, sources, metrics, to_dlq)
         edges = [e for r in rules for e in rule_edges(r)] + redrive_edges(states)
-        self.flow_edges = tuple(edges)
+        # an excluded queue (e.g. the trace tap's) is no step of the pipeline: no edges either
+        self.flow_edges = tuple(e for e in edges if self._drawn(e.source) and self._drawn(e.target))
         return ClusterSnapshot(
             broker=self.broker,
             cluster=self.cluster,
@@ -147,6 +149,10 @@ class SqsAdapter:
             requests=self.requests.drain(),
             phase_seconds=phases,
         )
+
+    def _drawn(self, node: str) -> bool:
+        excluded = QueueSelection(exclude=self.config.exclude_queues)
+        return not node.startswith("queue:") or excluded.wanted(node.removeprefix("queue:"))
 
     def _cloudwatch(
         self, states: list[QueueState], rules: list[RuleTargets], now: float

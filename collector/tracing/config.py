@@ -50,6 +50,17 @@ class RabbitTapConfig:
 
 
 @dataclass(frozen=True)
+class SqsTapConfig:
+    """The SQS tap: a tap queue that the traced EventBridge rules deliver a copy to (an SQS
+    receive hides a message from its consumer, so the real queues are never read; docs/aws.md)."""
+
+    cluster: str = ""  # name of an aws cluster in `clusters`; "" = no SQS tap
+    queue: str = ""  # the tap queue: its URL, or its name (looked up with GetQueueUrl)
+    source: str = ""  # what hops say they were read from (e.g. the bus); "" = the queue's name
+    wait_seconds: int = 1  # ReceiveMessage long poll, 0..20
+
+
+@dataclass(frozen=True)
 class TracingConfig:
     enabled: bool = False
     store_path: str = ".eventscope/traces.db"
@@ -71,9 +82,15 @@ class TracingConfig:
     otlp_service_name: str = "eventscope"
     kafka: KafkaTapConfig = KafkaTapConfig()
     rabbitmq: RabbitTapConfig = RabbitTapConfig()
+    sqs: SqsTapConfig = SqsTapConfig()
 
 
-def validate_tracing(tracing: TracingConfig, kafka_clusters: set[str], rabbit: set[str]) -> None:
+def validate_tracing(
+    tracing: TracingConfig,
+    kafka_clusters: set[str],
+    rabbit: set[str],
+    aws: frozenset[str] | set[str] = frozenset(),
+) -> None:
     """Cross-field rules: positive bounds, and tap clusters that exist in `clusters`."""
     if not tracing.id_headers:
         raise ConfigError("tracing.id_headers", "name at least one header")
@@ -89,6 +106,12 @@ def validate_tracing(tracing: TracingConfig, kafka_clusters: set[str], rabbit: s
         raise ConfigError(
             "tracing.rabbitmq.cluster", f"no rabbitmq cluster {tracing.rabbitmq.cluster!r}"
         )
+    if tracing.sqs.cluster and tracing.sqs.cluster not in aws:
+        raise ConfigError("tracing.sqs.cluster", f"no aws cluster {tracing.sqs.cluster!r}")
+    if tracing.sqs.cluster and not tracing.sqs.queue:
+        raise ConfigError("tracing.sqs.queue", "name the tap queue (its name or URL)")
+    if not 0 <= tracing.sqs.wait_seconds <= 20:
+        raise ConfigError("tracing.sqs.wait_seconds", "must be 0 to 20 (SQS long-poll limit)")
     counts = {
         "kafka.batch_size": tracing.kafka.batch_size,
         "rabbitmq.batch_size": tracing.rabbitmq.batch_size,

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from collector.config import Config, KafkaCluster, RabbitMQCluster
+from collector.config import AwsCluster, Config, KafkaCluster, RabbitMQCluster
 from collector.model import TopicPartition
 from collector.tracing.api import classes_of, journey_answer, journey_value, rules_of, search_answer
 from collector.tracing.config import validate_tracing
@@ -42,7 +42,8 @@ class TraceService:
         tracing = config.tracing
         kafka = {c.name: c for c in config.clusters if isinstance(c, KafkaCluster)}
         rabbit = {c.name: c for c in config.clusters if isinstance(c, RabbitMQCluster)}
-        validate_tracing(tracing, set(kafka), set(rabbit))
+        aws = {c.name: c for c in config.clusters if isinstance(c, AwsCluster)}
+        validate_tracing(tracing, set(kafka), set(rabbit), set(aws))
         self.tracing = tracing
         self.clock = clock
         self.rules = rules_of(tracing)
@@ -77,6 +78,12 @@ class TraceService:
                     clock,
                     on_stored=self._stored,
                 )
+            )
+        if tracing.sqs.cluster:
+            from collector.brokers.sqs_tap import sqs_tap
+
+            self.taps.append(
+                sqs_tap(aws[tracing.sqs.cluster], tracing, self.store, self.metrics, self._stored)
             )
         self._stop = threading.Event()
         self._pruner: threading.Thread | None = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,24 +38,6 @@ from tests.kafka_world import unique
 
 pytestmark = pytest.mark.service
 REGION = TEST_CREDENTIALS["AWS_DEFAULT_REGION"]
-
-
-@pytest.fixture(scope="module")
-def aws_env() -> Iterator[None]:
-    """Credentials for the standard chain (env), as a deployment would provide them."""
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in TEST_CREDENTIALS.items():
-            mp.setenv(name, value)
-        mp.delenv("AWS_PROFILE", raising=False)
-        yield
-
-
-@pytest.fixture(scope="module")
-def moto(aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    proc = start_moto(port, tmp_path_factory.mktemp("moto"), name=f"moto-{port}")
-    yield endpoint_url(port)
-    proc.stop()
 
 
 def client(service: str, endpoint: str) -> Any:
@@ -200,8 +181,8 @@ def test_cloudwatch_age_and_counts_when_published(moto, tmp_path):
         rule = f"rule:{prefix}/r"
         dead = {**base, "dlq": f"{prefix}-undelivered", "source": rule, "reason": "delivery_failed"}
         assert value(m, "eventscope_dead_lettered_messages_total", **dead) == 2.0
-        (poller,) = service.poller.pollers
-        assert poller.adapter.rule_failed_invocations == {rule: 2}  # type: ignore[attr-defined]
+        failed = {**base, "bus": prefix, "rule": "r"}
+        assert value(m, "eventscope_rule_failed_invocations_total", **failed) == 2.0
     finally:
         service.stop()
 

@@ -63,3 +63,33 @@ def test_validation_names_the_key(settings, key):
     with pytest.raises(ConfigError) as raised:
         validate_aws_cluster(config)
     assert raised.value.key == f"clusters.a.{key}"
+
+
+def test_tracing_sqs_section(tmp_path):
+    config = load(
+        tmp_path,
+        "    region: eu-west-1\ntracing:\n  enabled: true\n"
+        "  sqs: {cluster: prod-aws, queue: shop-eventscope-tap, source: shop-events}\n",
+    )
+    tap = config.tracing.sqs
+    assert (tap.cluster, tap.queue, tap.source, tap.wait_seconds) == (
+        "prod-aws",
+        "shop-eventscope-tap",
+        "shop-events",
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("sqs", "key"),
+    [
+        ("{cluster: elsewhere, queue: tap}", "tracing.sqs.cluster"),
+        ("{cluster: prod-aws}", "tracing.sqs.queue"),
+        ("{cluster: prod-aws, queue: tap, wait_seconds: 21}", "tracing.sqs.wait_seconds"),
+        ("{cluster: prod-aws, queue: tap, bogus: 1}", "tracing.sqs.bogus"),
+    ],
+)
+def test_tracing_sqs_validation_names_the_key(tmp_path, sqs, key):
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, f"    region: eu-west-1\ntracing:\n  sqs: {sqs}\n")
+    assert raised.value.key == key

@@ -41,7 +41,7 @@ def test_event_detail_and_envelope_make_the_hop():
         "shop-bus",
         -1,
     )
-    assert hop.offset == message_number("m-1")
+    assert hop.offset == message_number("e-1")  # the event id, not the MessageId
     assert hop.produced_at == 1795676400.0  # the event's time, not the SQS send time
     assert hop.fields == {}  # nothing of the payload unless payload_fields asks
 
@@ -99,3 +99,22 @@ def test_message_number_is_stable_and_63_bit():
     assert message_number("m-1") == message_number("m-1") != message_number("m-2")
     assert 0 <= message_number("m-1") < 2**63
     assert event_envelope("[]") is None and event_envelope("nope") is None
+
+
+def test_copies_of_one_event_through_two_rules_are_one_hop_key():
+    body = {"correlation_id": "ord-1"}
+    first = hop_of_message(event_message(body, message_id="m-1"), RULES, "aws", "b", TRACING, 0.0)
+    second = hop_of_message(event_message(body, message_id="m-2"), RULES, "aws", "b", TRACING, 0.0)
+    assert not isinstance(first, Skipped) and not isinstance(second, Skipped)
+    assert first.offset == second.offset
+
+
+def test_a_plain_sqs_message_is_keyed_by_its_message_id():
+    message = {
+        "MessageId": "m-9",
+        "Body": "not json",
+        "MessageAttributes": {"correlation_id": {"DataType": "String", "StringValue": "c-1"}},
+    }
+    hop = hop_of_message(message, RULES, "aws", "q", TRACING, now=5.0)
+    assert not isinstance(hop, Skipped)
+    assert hop.offset == message_number("m-9")
