@@ -173,8 +173,12 @@ def which_or_raise(binary: str, package: str) -> str:
     return path
 
 
-def start_prometheus(config_path: Path, port: int, workdir: Path) -> ManagedProcess:
-    """Run Debian's Prometheus with our config and its own data dir, on 127.0.0.1:port."""
+def start_prometheus(
+    config_path: Path, port: int, workdir: Path, extra_args: Sequence[str] = ()
+) -> ManagedProcess:
+    """Run Debian's Prometheus with our config and its own data dir, on 127.0.0.1:port.
+
+    `extra_args` go on its command line, e.g. `--rules.alert.resend-delay=2s` in tests."""
     binary = which_or_raise("prometheus", "prometheus")
     require_free_port(port, "Prometheus")
     data = workdir / "prometheus-data"
@@ -188,6 +192,7 @@ def start_prometheus(config_path: Path, port: int, workdir: Path) -> ManagedProc
             f"--web.listen-address=127.0.0.1:{port}",
             "--web.enable-lifecycle",
             "--storage.tsdb.retention.time=2h",
+            *extra_args,
         ],
         workdir / "prometheus.log",
     ).start()
