@@ -9,9 +9,11 @@ import plotly.graph_objects as go
 
 from dashboard.flow import FlowGraph
 from dashboard.flow_layout import layered_positions
-from dashboard.shaping import series_label
+from dashboard.shaping import top_series
 
 HEALTH_COLOURS = {"ok": "#2e9e5b", "warn": "#e0a100", "bad": "#d64545", "idle": "#9aa0a6"}
+# Lines per time-series chart before the rest is folded into one "others" line.
+MAX_LINES = 10
 KIND_COLOURS = {"event": "#4c78a8", "compensation": "#e0a100", "dlq": "#d64545"}
 
 
@@ -35,16 +37,20 @@ def timeseries_chart(
     y_title: str,
     threshold: float | None = None,
     threshold_label: str = "threshold",
+    max_lines: int = MAX_LINES,
+    rest: str = "sum",
 ) -> go.Figure:
-    """One line per distinct combination of `labels` over `time`, with an optional dashed
+    """One line per distinct combination of `labels` over `time` (the `max_lines` highest
+    peaks, the rest folded into one line: see `shaping.top_series`), with an optional dashed
     horizontal threshold line (e.g. the group's `eventscope_lag_threshold_seconds`)."""
-    fig = go.Figure()
+    traces = []
     if not frame.empty:
-        named = frame.assign(series=[series_label(r, labels) for r in frame.to_dict("records")])
-        for name, part in named.groupby("series", sort=True):
-            fig.add_trace(
+        lines = top_series(frame, labels, max_lines, rest)
+        for name, part in lines.groupby("series", sort=False):
+            traces.append(
                 go.Scatter(x=part["time"], y=part["value"], mode="lines", name=str(name) or "all")
             )
+    fig = go.Figure(data=traces)
     if threshold is not None and threshold == threshold:
         fig.add_hline(
             y=threshold,

@@ -173,3 +173,12 @@ def test_nodes_table_lists_every_node_with_its_link() -> None:
     rows = nodes_table(graph())
     assert rows.loc[rows["node"] == "billing", "link"].item() == "lag?group=billing"
     assert len(rows) == len(graph().nodes)
+
+
+def test_timeseries_chart_draws_at_most_max_lines_plus_others() -> None:
+    t = pd.to_datetime([0, 20], unit="s", utc=True)
+    rows = [(f"g{i:03d}", t[j], float(i + j)) for i in range(100) for j in range(2)]
+    fig = timeseries_chart(frame(["group", "time", "value"], rows), ["group"], "Lag", "m")
+    names = [tr.name for tr in fig.data]
+    assert len(names) == 11 and names[-1] == "90 others (sum)"
+    assert set(names[:-1]) == {f"g{i:03d}" for i in range(90, 100)}  # the highest peaks

@@ -225,3 +225,43 @@ def test_a_dlq_alert_lands_on_dead_letters_with_its_runbook() -> None:
     assert frame.loc[0, "runbook"] == "https://example.org/docs/alerts.md#dlq"
     assert frame.loc[0, "value"] == 7.0
     assert frame.loc[0, "active_since"] == pd.Timestamp("2026-11-26 07:00:00", tz="UTC")
+
+
+def test_matrix_frame_reads_special_values_and_skips_empty_series() -> None:
+    frame = shaping.matrix_frame(
+        [
+            {"metric": {"group": "a"}, "values": [[1, "+Inf"], [2, "NaN"], [3, "2.5"]]},
+            {"metric": {"group": "b"}, "values": []},
+            {"metric": {}, "values": [[1, "1"]]},
+        ],
+        ["group"],
+    )
+    assert frame["group"].tolist() == ["a", "a", "a", ""]
+    assert frame["value"].iloc[0] == math.inf and math.isnan(frame["value"].iloc[1])
+    assert frame["value"].iloc[2] == 2.5
+
+
+def lines(peaks: dict[str, list[float]]) -> pd.DataFrame:
+    t = pd.to_datetime([0, 20], unit="s", utc=True)
+    rows = [(g, t[i], v) for g, values in peaks.items() for i, v in enumerate(values)]
+    return pd.DataFrame(rows, columns=["group", "time", "value"])
+
+
+def test_top_series_keeps_the_highest_peaks_and_folds_the_rest() -> None:
+    data = lines({"a": [1, 9], "b": [5, 5], "c": [2, 3], "d": [4, 1]})
+    top = shaping.top_series(data, ["group"], 2)
+    assert list(dict.fromkeys(top["series"])) == ["a", "b", "2 others (sum)"]
+    assert top[top["series"] == "2 others (sum)"]["value"].tolist() == [6, 4]  # c + d
+    folded = shaping.top_series(data, ["group"], 2, rest="max")
+    assert folded[folded["series"] == "2 others (max)"]["value"].tolist() == [4, 3]
+
+
+def test_top_series_leaves_few_series_alone() -> None:
+    top = shaping.top_series(lines({"b": [1, 2], "a": [3, 4]}), ["group"], 10)
+    assert list(dict.fromkeys(top["series"])) == ["a", "b"]
+    assert len(top) == 4
+
+
+def test_series_names_join_non_empty_labels() -> None:
+    data = pd.DataFrame({"broker": ["kafka", "kafka"], "topic": ["t", ""], "value": [1, 2]})
+    assert shaping.series_names(data, ["broker", "topic"]).tolist() == ["kafka / t", "kafka"]
