@@ -16,6 +16,10 @@ parked queues are deliberately not called "dlq": the collector finds them throug
 policies.
 
     python -m demo.aws_pipeline --start-emulator        # moto on a free port, orders forever
+    python -m demo.aws_pipeline --endpoint-url URL --prefix shop- --control 127.0.0.1:9401
+
+`eventscope demo --aws` runs the second form (see demo/stack.py); `--control` serves the same
+knobs as `demo.pipeline` (`eventscope demo ctl … --control URL`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import tempfile
 import threading
 import time
@@ -36,6 +41,7 @@ from botocore.config import Config as BotoConfig
 from demo.aws_emulator import TEST_CREDENTIALS, endpoint_url, start_moto
 from demo.pipeline import events as ev
 from demo.pipeline.config import PipelineConfig
+from demo.pipeline.control import ControlServer
 from demo.pipeline.knobs import Knobs
 from demo.pipeline.ledger import Ledger
 from demo.pipeline.link import LinkError, Received
@@ -232,8 +238,11 @@ class AwsKnobs(Knobs):
 class AwsPipeline:
     """The demo services as threads of this process, on EventBridge + SQS."""
 
-    def __init__(self, config: PipelineConfig, aws: AwsSettings) -> None:
+    def __init__(self, config: PipelineConfig, aws: AwsSettings, control: str = "") -> None:
         self.config, self.aws = config, aws
+        self._control_address = control  # host:port of the knobs endpoint; "" = none
+        self.control: ControlServer | None = None
+        self._started_at = 0.0
         self.knobs = AwsKnobs(config)
         self.ledger = Ledger((BROKER,))
         self.tracing = Tracing()
@@ -246,6 +255,10 @@ class AwsPipeline:
     def start(self) -> AwsPipeline:
         sqs, events = self._sqs, self._events = self.aws.client("sqs"), self.aws.client("events")
         self.queue_urls = urls = declare_topology(self.aws, sqs, events)
+        self._started_at = time.monotonic()
+        if self._control_address:
+            self.control = ControlServer(self._control_address, self.knobs, self.document)
+            self.control.start()
         ctx = Context(
             BROKER,
             self.config,
@@ -269,11 +282,21 @@ class AwsPipeline:
     def status(self) -> dict[str, Any]:
         return dict(self.ledger.snapshot(include_ids=False)[BROKER])
 
+    def document(self, include_ids: bool = False) -> dict[str, Any]:
+        """GET /status of the control endpoint, shaped like `demo.pipeline`'s."""
+        return {
+            "brokers": self.ledger.snapshot(include_ids),
+            "knobs": self.knobs.snapshot(),
+            "uptime_seconds": round(time.monotonic() - self._started_at, 1),
+        }
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self.control is not None:
+            self.control.stop()
         for client in (self._sqs, self._events):
             if client is not None:
                 client.close()
@@ -285,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoint-url", default="", help="AWS API endpoint (moto: http://...)")
     parser.add_argument("--start-emulator", action="store_true", help="start moto on a free port")
     parser.add_argument("--prefix", default="")
-    parser.add_argument("--order-rate", type=float, default=2.0)
+    parser.add_argument("--order-rate", "--rate", type=float, default=2.0, dest="order_rate")
+    parser.add_argument("--control", default="", help="serve the knobs on this host:port")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     moto = None
@@ -297,10 +321,16 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         moto = start_moto(port, Path(tempfile.mkdtemp(prefix="eventscope-moto-")))
         endpoint = endpoint_url(port)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     pipeline = AwsPipeline(
         PipelineConfig(order_rate=args.order_rate, interaction_rate=args.order_rate * 4),
         AwsSettings(endpoint_url=endpoint, prefix=args.prefix),
+        control=args.control,
     ).start()
+    if pipeline.control is not None:
+        print(f"control: {pipeline.control.url}", flush=True)
     print(
         f"order flow on EventBridge + SQS at {endpoint or 'AWS'}; collector config:\n"
         f"  - name: aws\n    kind: aws\n    region: {pipeline.aws.region}\n"
@@ -308,11 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     try:
-        while True:
-            time.sleep(10)
+        while not stop.wait(10):
             log.info("status: %s", json.dumps(pipeline.status()["terminal"]))
-    except KeyboardInterrupt:
-        pass
     finally:
         pipeline.stop()
         if moto is not None:

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from demo.stack import DEMO_VHOST, PORTS
+from demo.stack import AWS_PORTS, DEMO_VHOST, PORTS
 
 CTL_HELP = """knobs (take effect within seconds, no restart):
   rate ORDERS [INTERACTIONS]   orders (and user interactions) per second, per broker
@@ -17,7 +17,9 @@ CTL_HELP = """knobs (take effect within seconds, no restart):
   burst N                      place N orders at once, per broker
   status                       what the pipeline has done so far
 services: order-service inventory-service payment-service notification-service
-          realtime-dashboard batch-analytics ml-training"""
+          realtime-dashboard batch-analytics ml-training
+with --aws beside Kafka/RabbitMQ the EventBridge + SQS pipeline has knobs of its own:
+  eventscope demo ctl ... --control <the "AWS control" URL the demo printed>"""
 
 
 def add_demo_parser(sub: Any, run: Callable[[argparse.Namespace], int]) -> None:
@@ -29,12 +31,27 @@ def add_demo_parser(sub: Any, run: Callable[[argparse.Namespace], int]) -> None:
         "every process it started and nothing else.",
     )
     p.add_argument("--workdir", default=".eventscope/demo", help="configs, data and logs")
-    for name, default in PORTS.items():
+    for name, default in {**PORTS, **AWS_PORTS}.items():
         flag = "--" + name.replace("_", "-")
         p.add_argument(flag, type=int, dest=name, help=f"default {default}")
     p.add_argument("--auto-ports", action="store_true", help="pick free ports instead")
-    p.add_argument("--only", choices=["kafka", "rabbitmq"], help="run on one broker only")
+    p.add_argument(
+        "--only", choices=["kafka", "rabbitmq", "aws"], help="run on one broker only (aws: --aws)"
+    )
+    p.add_argument(
+        "--aws",
+        action="store_true",
+        help="also run the order flow on EventBridge + SQS, against a local moto server "
+        "(an emulator, never live AWS)",
+    )
     p.add_argument("--rate", type=float, default=5.0, help="orders per second per broker")
+    p.add_argument(
+        "--aws-rate",
+        type=float,
+        default=1.0,
+        help="orders per second on EventBridge + SQS (moto fans every event out to several "
+        "queues in one Python process: keep it low)",
+    )
     p.add_argument("--poll-interval", type=float, default=5.0, help="collector poll interval")
     p.add_argument("--rabbitmq-management", default="http://127.0.0.1:15672")
     p.add_argument("--rabbitmq-vhost", default=DEMO_VHOST, help="the demo's own vhost")

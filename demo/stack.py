@@ -1,10 +1,11 @@
 """`eventscope demo`: the embedded stack on 127.0.0.1, one command, Ctrl-C stops what it started.
 
 Starts, in order: Tansu (Kafka protocol), a RabbitMQ vhost on the local server, the demo
-pipeline, the collector, Alertmanager (routing to the collector's webhook), Prometheus (scraping
-the collector, with the rule pack from alerts/), and the dashboard. Every port is checked before
-anything starts; a taken port is a clear error naming the flag that moves it. The URLs and PIDs
-are written to `<workdir>/state.json` for `eventscope demo ctl` and for tests.
+pipeline, with `--aws` moto's server and the order flow on EventBridge + SQS
+(`demo.aws_pipeline`), the collector, Alertmanager (routing to the collector's webhook),
+Prometheus (scraping the collector, with the rule pack from alerts/), and the dashboard. Every
+port is checked before anything starts; a taken port is a clear error naming the flag that moves
+it. The URLs and PIDs are written to `<workdir>/state.json` for `eventscope demo ctl` and tests.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ from pathlib import Path
 import requests
 import yaml
 
+from demo.aws_emulator import TEST_CREDENTIALS, start_moto
+from demo.aws_stack import (
+    AWS_PORTS,
+    AWS_PREFIX,
+    AWS_REGION,
+    aws_cluster_config,
+    aws_tracing_config,
+)
 from demo.services import (
     ManagedProcess,
     ServiceError,
@@ -47,6 +56,15 @@ PORTS = {  # flag name → default port
     "dashboard_port": 8501,
     "control_port": 9400,
 }
+
+
+def brokers(args: argparse.Namespace) -> set[str]:
+    """What the demo runs on: Kafka and RabbitMQ (or the one `--only` names), plus AWS with
+    `--aws`; `--only aws` is EventBridge + SQS alone."""
+    chosen = {args.only} if args.only else {"kafka", "rabbitmq"}
+    if getattr(args, "aws", False):
+        chosen.add("aws")
+    return chosen
 
 
 @dataclass
@@ -73,7 +91,8 @@ class Stack:
 def choose_ports(args: argparse.Namespace) -> dict[str, int]:
     """The configured ports (or free ones with --auto-ports), each checked before start."""
     ports: dict[str, int] = {}
-    for name, default in PORTS.items():
+    wanted = {**PORTS, **(AWS_PORTS if "aws" in brokers(args) else {})}
+    for name, default in wanted.items():
         given = getattr(args, name, None)
         port = given or (free_port() if args.auto_ports else default)
         if not port_is_free(port):
@@ -92,7 +111,8 @@ def collector_config(
     args: argparse.Namespace, ports: dict[str, int], amqp_vhost: str, workdir: Path
 ) -> str:
     clusters = []
-    if args.only != "rabbitmq":
+    on = brokers(args)
+    if "kafka" in on:
         clusters.append(
             f"""  - name: demo-kafka
     kind: kafka
@@ -101,7 +121,7 @@ def collector_config(
     exclude_groups: [eventscope-tap]   # the collector's own trace tap is not a pipeline consumer
 """
         )
-    if args.only != "kafka":
+    if "rabbitmq" in on:
         clusters.append(
             f"""  - name: demo-rabbitmq
     kind: rabbitmq
@@ -112,17 +132,21 @@ def collector_config(
     exclude_queues: ["amq.*", "eventscope.tap"]   # the trace tap's own queue
 """
         )
+    if "aws" in on:
+        clusters.append(aws_cluster_config(ports["aws_port"]))
     tracing = ["tracing:\n  enabled: true\n", f"  store_path: {workdir}/traces.db\n"]
-    if args.only != "rabbitmq":
+    if "kafka" in on:
         tracing.append(
             '  kafka: {cluster: demo-kafka, topics: ["orders.*", "inventory.*", "payments.*"],'
             " session_timeout_ms: 2000, heartbeat_interval_ms: 500}\n"
         )
-    if args.only != "kafka":
+    if "rabbitmq" in on:
         tracing.append(
             "  rabbitmq: {cluster: demo-rabbitmq, mode: firehose, exchanges: [events.dlx],"
             f" url: 'amqp://guest:${{EVENTSCOPE_DEMO_RABBITMQ_PASSWORD}}@127.0.0.1:5672/{amqp_vhost}'}}\n"
         )
+    if "aws" in on:
+        tracing.append(aws_tracing_config())
     return f"""# written by `eventscope demo`; see deploy/eventscope.example.yml for every key
 poll_interval_seconds: {args.poll_interval}
 listen: 127.0.0.1:{ports["collector_port"]}
@@ -212,25 +236,32 @@ def start_stack(args: argparse.Namespace) -> Stack:
     workdir.mkdir(parents=True, exist_ok=True)
     stack = Stack(workdir, choose_ports(args))
     env = {**os.environ, "EVENTSCOPE_DEMO_RABBITMQ_PASSWORD": "guest", "PYTHONUNBUFFERED": "1"}
+    on = brokers(args)
+    if "aws" in on:  # the emulator takes any key; never let the demo reach a real account
+        env = {k: v for k, v in env.items() if k != "AWS_PROFILE"}
+        env.update({**TEST_CREDENTIALS, "AWS_DEFAULT_REGION": AWS_REGION})
     p = stack.ports
     try:
-        if args.only != "kafka":
+        if "rabbitmq" in on:
             ensure_vhost(args.rabbitmq_management, args.rabbitmq_vhost)
             stack.management, stack.vhost = args.rabbitmq_management, args.rabbitmq_vhost
-        if args.only != "rabbitmq":
+        if "kafka" in on:
             log.info("starting Tansu (Kafka protocol) on 127.0.0.1:%d", p["kafka_port"])
             stack.procs.append(start_tansu(p["kafka_port"], workdir))
-        pipeline = [
-            "-m", "demo.pipeline",
-            "--kafka", f"127.0.0.1:{p['kafka_port']}",
-            "--rabbitmq", f"amqp://guest:guest@127.0.0.1:5672/{args.rabbitmq_vhost}",
-            "--control", f"127.0.0.1:{p['control_port']}",
-            "--rate", str(args.rate),
-        ]  # fmt: skip
-        if args.only:
-            pipeline += ["--only", args.only]
-        log.info("starting the demo pipeline")
-        python_proc("pipeline", pipeline, stack, env)
+        if on & {"kafka", "rabbitmq"}:
+            pipeline = [
+                "-m", "demo.pipeline",
+                "--kafka", f"127.0.0.1:{p['kafka_port']}",
+                "--rabbitmq", f"amqp://guest:guest@127.0.0.1:5672/{args.rabbitmq_vhost}",
+                "--control", f"127.0.0.1:{p['control_port']}",
+                "--rate", str(args.rate),
+            ]  # fmt: skip
+            if args.only:
+                pipeline += ["--only", args.only]
+            log.info("starting the demo pipeline")
+            python_proc("pipeline", pipeline, stack, env)
+        if "aws" in on:
+            start_aws(stack, args, env)
         config = workdir / "eventscope.yml"
         config.write_text(collector_config(args, p, args.rabbitmq_vhost, workdir))
         log.info("starting the collector on %s", stack.url("collector_port"))
@@ -269,8 +300,25 @@ def start_stack(args: argparse.Namespace) -> Stack:
     except BaseException:
         stack.stop()
         raise
-    write_state(stack)
+    write_state(stack, on)
     return stack
+
+
+def start_aws(stack: Stack, args: argparse.Namespace, env: dict[str, str]) -> None:
+    """moto's server, then the order flow on EventBridge + SQS against it."""
+    port = stack.ports["aws_port"]
+    log.info("starting moto (AWS API emulator) on 127.0.0.1:%d", port)
+    stack.procs.append(start_moto(port, stack.workdir))
+    argv = [
+        "-m", "demo.aws_pipeline",
+        "--endpoint-url", f"http://127.0.0.1:{port}",
+        "--prefix", AWS_PREFIX,
+        "--rate", str(args.aws_rate),
+        "--control", f"127.0.0.1:{stack.ports['aws_control_port']}",
+    ]  # fmt: skip
+    log.info("starting the demo pipeline on EventBridge + SQS")
+    python_proc("aws-pipeline", argv, stack, env)
+    wait_for_http(f"{stack.url('aws_control_port')}/status", 60)
 
 
 def dashboard_argv(port: int) -> list[str]:
@@ -283,17 +331,24 @@ def dashboard_argv(port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def write_state(stack: Stack) -> None:
+def write_state(stack: Stack, on: set[str]) -> None:
+    urls = {
+        "dashboard": stack.url("dashboard_port"),
+        "collector": stack.url("collector_port"),
+        "metrics": f"{stack.url('collector_port')}/metrics",
+        "prometheus": stack.url("prometheus_port"),
+        "alertmanager": stack.url("alertmanager_port"),
+        "control": stack.url("control_port"),
+    }
+    if "kafka" in on:
+        urls["kafka"] = f"127.0.0.1:{stack.ports['kafka_port']}"
+    if "aws" in on:
+        urls["aws"] = stack.url("aws_port")
+        urls["aws_control"] = stack.url("aws_control_port")
+        if not on & {"kafka", "rabbitmq"}:  # the only pipeline: `demo ctl` turns its knobs
+            urls["control"] = urls.pop("aws_control")
     state = {
-        "urls": {
-            "dashboard": stack.url("dashboard_port"),
-            "collector": stack.url("collector_port"),
-            "metrics": f"{stack.url('collector_port')}/metrics",
-            "prometheus": stack.url("prometheus_port"),
-            "alertmanager": stack.url("alertmanager_port"),
-            "control": stack.url("control_port"),
-            "kafka": f"127.0.0.1:{stack.ports['kafka_port']}",
-        },
+        "urls": urls,
         "pids": {proc.name: proc.pid for proc in stack.procs},
         "started_at": time.time(),
     }
@@ -311,8 +366,11 @@ def print_urls(stack: Stack) -> None:
         ("Alertmanager", "alertmanager"),
         ("Demo control", "control"),
         ("Kafka bootstrap", "kafka"),
+        ("AWS (moto) endpoint", "aws"),
+        ("AWS control", "aws_control"),
     ):
-        print(f"  {label:<20} {urls[key]}", flush=True)
+        if key in urls:
+            print(f"  {label:<20} {urls[key]}", flush=True)
     print(
         "\nBreak it on purpose:  eventscope demo ctl stop payment-service   (see --help)\n"
         f"Logs: {stack.workdir}/*.log\n",

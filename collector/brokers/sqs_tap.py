@@ -107,20 +107,30 @@ def tap_headers(message: Mapping[str, Any], rules: HeaderRules) -> list[tuple[st
 
 
 def produced_at(message: Mapping[str, Any], now: float) -> float:
-    """The event's `time` (when it was put on the bus), else SQS SentTimestamp, else now."""
+    """When the event was put on the bus: its `time` (whole seconds), refined by the SQS
+    SentTimestamp (milliseconds) when that falls within the same second — EventBridge delivers
+    within milliseconds, and hops of one journey a few ms apart must keep their order. A
+    plain SQS message: SentTimestamp; neither: now.
+
+    Example: time "…T07:00:00Z" (…400.0), SentTimestamp …400512 → …400.512; SentTimestamp
+    …403100 (a delivery retried later) → …400.0.
+    """
+    sent: float | None = None
+    try:
+        raw = (message.get("Attributes") or {}).get("SentTimestamp")
+        sent = int(raw) / 1000 if raw else None
+    except ValueError:
+        pass
     event = event_envelope(str(message.get("Body", "")))
     if event is not None:
         try:
-            return datetime.fromisoformat(
-                str(event.get("time", "")).replace("Z", "+00:00")
-            ).timestamp()
+            stamp = str(event.get("time", "")).replace("Z", "+00:00")
+            put = datetime.fromisoformat(stamp).timestamp()
         except ValueError:
             pass
-    sent = (message.get("Attributes") or {}).get("SentTimestamp")
-    try:
-        return int(sent) / 1000 if sent else now
-    except ValueError:
-        return now
+        else:
+            return sent if sent is not None and put <= sent < put + 1 else put
+    return now if sent is None else sent
 
 
 def hop_of_message(

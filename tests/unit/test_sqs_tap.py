@@ -42,7 +42,8 @@ def test_event_detail_and_envelope_make_the_hop():
         -1,
     )
     assert hop.offset == message_number("e-1")  # the event id, not the MessageId
-    assert hop.produced_at == 1795676400.0  # the event's time, not the SQS send time
+    # the event's time (whole seconds) refined by the SQS send time within that second
+    assert hop.produced_at == 1795676400.5
     assert hop.fields == {}  # nothing of the payload unless payload_fields asks
 
 
@@ -118,3 +119,9 @@ def test_a_plain_sqs_message_is_keyed_by_its_message_id():
     hop = hop_of_message(message, RULES, "aws", "q", TRACING, now=5.0)
     assert not isinstance(hop, Skipped)
     assert hop.offset == message_number("m-9")
+
+
+def test_a_late_delivery_keeps_the_event_time():
+    message = event_message({"correlation_id": "o"})
+    message["Attributes"] = {"SentTimestamp": "1795676403100"}  # delivered 3 s after the put
+    assert produced_at(message, now=0.0) == 1795676400.0
