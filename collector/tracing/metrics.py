@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client.core import (
@@ -37,10 +38,15 @@ class Histogram:
     total: float = 0.0
 
     def observe(self, value: float) -> None:
+        self.observe_all((value,))
+
+    def observe_all(self, values: Iterable[float]) -> None:
         if not self.counts:
             self.counts = [0] * (len(self.bounds) + 1)
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.total += value
+        counts, bounds = self.counts, self.bounds
+        for value in values:
+            counts[bisect.bisect_left(bounds, value)] += 1
+            self.total += value
 
     def buckets(self) -> list[tuple[str, float]]:
         """Cumulative buckets as prometheus-client wants them: [("0.5", 3), …, ("+Inf", n)]."""
@@ -75,15 +81,19 @@ class TraceMetrics:
             self.skipped[reason] = self.skipped.get(reason, 0) + n
 
     def observe(self, result: IngestResult) -> None:
-        """Edges and finished journeys of one stored batch."""
+        """Edges and finished journeys of one stored batch (grouped first: one update per
+        label set, not per hop)."""
+        flows = Counter((e.from_service, e.to_service, e.event_type) for e in result.edges)
+        latencies: dict[Labels, list[float]] = {}
+        for e in result.edges:
+            latencies.setdefault((e.from_service, e.to_service), []).append(e.latency_seconds)
         with self._lock:
-            for edge in result.edges:
-                key = _bounded(self.flow, (edge.from_service, edge.to_service, edge.event_type))
-                self.flow[key] = self.flow.get(key, 0) + 1
-                pair = _bounded(self.hop_latency, (edge.from_service, edge.to_service))
-                self.hop_latency.setdefault(pair, Histogram(HOP_LATENCY_BUCKETS)).observe(
-                    edge.latency_seconds
-                )
+            for labels, n in flows.items():
+                key = _bounded(self.flow, labels)
+                self.flow[key] = self.flow.get(key, 0) + n
+            for pair, values in latencies.items():
+                key = _bounded(self.hop_latency, pair)
+                self.hop_latency.setdefault(key, Histogram(HOP_LATENCY_BUCKETS)).observe_all(values)
             for flow, seconds in result.finished:
                 key = _bounded(self.duration, (flow,))
                 self.duration.setdefault(key, Histogram(DURATION_BUCKETS)).observe(seconds)
