@@ -14,23 +14,10 @@ import time
 import pytest
 import requests
 
+from demo.client import delivered
 from tests.conftest import DemoStack, wait_until
 
 pytestmark = pytest.mark.service
-
-
-def delivered(stack: DemoStack, alertname: str, status: str, since: float, **labels: str):
-    """Alerts named `alertname` with `labels`, notified with `status` after `since`."""
-    found = []
-    for n in stack.notifications():
-        if n["received_at"] < since:
-            continue
-        for a in n["alerts"]:
-            lbl = a["labels"]
-            wanted = lbl["alertname"] == alertname and a["status"] == status
-            if wanted and all(lbl.get(k) == v for k, v in labels.items()):
-                found.append(a)
-    return found
 
 
 def test_stopped_consumer_fires_then_resolves(demo_stack: DemoStack):
@@ -39,7 +26,7 @@ def test_stopped_consumer_fires_then_resolves(demo_stack: DemoStack):
     try:
         alerts = wait_until(
             lambda: delivered(
-                demo_stack, "ConsumerGroupStopped", "firing", started,
+                demo_stack.notifications(), "ConsumerGroupStopped", "firing", started,
                 cluster_name="demo-kafka", group="payment-service",
             ),
             180,
@@ -52,7 +39,7 @@ def test_stopped_consumer_fires_then_resolves(demo_stack: DemoStack):
         demo_stack.ctl("start", service="payment-service")
     wait_until(
         lambda: delivered(
-            demo_stack, "ConsumerGroupStopped", "resolved", restarted,
+            demo_stack.notifications(), "ConsumerGroupStopped", "resolved", restarted,
             cluster_name="demo-kafka", group="payment-service",
         ),
         180,
@@ -83,7 +70,7 @@ def test_poison_burst_fires_dlq_growing(demo_stack: DemoStack):
             print(f"\npoison burst -> firing: {time.time() - started:.0f} s")
         assert {a["source"] for a in firing} - {""}, "the DLQ's source is labelled"
         notified = wait_until(
-            lambda: delivered(demo_stack, "DeadLetterQueueGrowing", "firing", 0),
+            lambda: delivered(demo_stack.notifications(), "DeadLetterQueueGrowing", "firing", 0),
             120,
             "DeadLetterQueueGrowing at the webhook",
         )
@@ -95,7 +82,9 @@ def test_poison_burst_fires_dlq_growing(demo_stack: DemoStack):
 def test_paused_broker_fires_unreachable_and_inhibits_lag_alerts(demo_stack: DemoStack):
     # the slow group's lag alert is firing on the Kafka cluster before the fault
     wait_until(
-        lambda: delivered(demo_stack, "ConsumerLagHigh", "firing", 0, cluster_name="demo-kafka"),
+        lambda: delivered(
+            demo_stack.notifications(), "ConsumerLagHigh", "firing", 0, cluster_name="demo-kafka"
+        ),
         180,
         "ConsumerLagHigh on demo-kafka before the fault",
     )
@@ -105,7 +94,7 @@ def test_paused_broker_fires_unreachable_and_inhibits_lag_alerts(demo_stack: Dem
     try:
         wait_until(
             lambda: delivered(
-                demo_stack, "EventscopeBrokerUnreachable", "firing", started,
+                demo_stack.notifications(), "EventscopeBrokerUnreachable", "firing", started,
                 cluster_name="demo-kafka",
             ),
             180,
@@ -122,14 +111,18 @@ def test_paused_broker_fires_unreachable_and_inhibits_lag_alerts(demo_stack: Dem
         assert lag, "the lag alert is still active in Alertmanager"
         assert all(a["status"]["inhibitedBy"] for a in lag), lag
         assert not delivered(
-            demo_stack, "ConsumerLagHigh", "firing", started, cluster_name="demo-kafka"
+            demo_stack.notifications(),
+            "ConsumerLagHigh",
+            "firing",
+            started,
+            cluster_name="demo-kafka",
         )
     finally:
         os.kill(pid, signal.SIGCONT)
     resumed = time.time()
     wait_until(
         lambda: delivered(
-            demo_stack, "EventscopeBrokerUnreachable", "resolved", resumed,
+            demo_stack.notifications(), "EventscopeBrokerUnreachable", "resolved", resumed,
             cluster_name="demo-kafka",
         ),
         180,
