@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from collector.brokers.sqs import validate_aws_cluster
@@ -93,3 +95,33 @@ def test_tracing_sqs_validation_names_the_key(tmp_path, sqs, key):
     with pytest.raises(ConfigError) as raised:
         load(tmp_path, f"    region: eu-west-1\ntracing:\n  sqs: {sqs}\n")
     assert raised.value.key == key
+
+
+def uncommented(text: str, first_line: str) -> str:
+    """The commented-out block of the example file starting at `first_line`, uncommented."""
+    lines = text.splitlines()
+    start = lines.index(first_line)
+    block = []
+    for line in lines[start:]:
+        if not line.strip().startswith("#"):
+            break
+        block.append(line.replace("# ", "", 1))
+    return "\n".join(block) + "\n"
+
+
+def test_the_example_config_aws_entries_are_valid(tmp_path):
+    """deploy/eventscope.example.yml ships the aws cluster and tracing.sqs commented out (they
+    would call AWS); uncommented, they are a valid config."""
+    example = (Path(__file__).resolve().parents[2] / "deploy/eventscope.example.yml").read_text()
+    cluster = uncommented(example, "  # - name: prod-aws")
+    tap = uncommented(example, "  # sqs:")
+    path = tmp_path / "aws.yml"
+    path.write_text(f"clusters:\n{cluster}tracing:\n  enabled: true\n{tap}")
+    config = load_config(path, env={})
+    (aws,) = config.clusters
+    assert isinstance(aws, AwsCluster) and aws.region == "eu-west-1"
+    assert aws.exclude_queues == ("*-tap",)
+    assert (config.tracing.sqs.cluster, config.tracing.sqs.queue) == (
+        "prod-aws",
+        "shop-eventscope-tap",
+    )
