@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.flow import FlowGraph
+from dashboard.flow import FlowEdge, FlowGraph
 from dashboard.flow_layout import layered_positions
 from dashboard.shaping import top_series
 
@@ -88,75 +88,116 @@ NODE_SHAPES = (
 )
 
 
+# Vertical pixels per row of the tallest column: room for a node and its label above it.
+ROW_PIXELS = 72
+# Above this many edges, edges without event types show their rate on hover only.
+LABELLED_EDGES = 40
+
+
+def _wrap(name: str, width: int = 22) -> str:
+    """A long node name broken after separators so that columns do not run into each other:
+    "shop/inventory-service.dlq" -> "shop/inventory-service<br>.dlq" (width 22)."""
+    if len(name) <= width:
+        return name
+    cut = max(name.rfind(sep, 0, width) for sep in "/.-_:")
+    cut = cut if cut > 0 else width
+    return name[:cut] + "<br>" + _wrap(name[cut:], width)
+
+
+def _edge_text(edge: FlowEdge, show_rate: bool) -> str:
+    routed = bool(edge.relation)  # broker routing: configured, not measured; no rate
+    latency = f"p95 {edge.p95_seconds:.2f} s" if edge.p95_seconds is not None else ""
+    rate = f"{edge.rate:.2f}/s" if not routed and (edge.label or show_rate) else ""
+    return " · ".join(t for t in (edge.label, rate, latency) if t)
+
+
 def flow_figure(graph: FlowGraph) -> go.Figure:
     """Services (circles), topics/queues (squares), EventBridge buses (hexagons) and rules
-    (diamonds) placed left to right by flow; edges are coloured by health and labelled with
-    event types (or rate) and p95 hop latency; broker routing is dashed, without a rate."""
+    (diamonds) in columns left to right as events flow (`flow_layout`); edges coloured by
+    health and labelled with event types, rate and p95 hop latency (broker routing dashed,
+    without a rate); an edge that closes a cycle runs back below the drawing. Every edge's
+    numbers are also on hover at its middle. Built in one go: plotly's add_annotation copies
+    every earlier annotation, so adding them one by one is quadratic (minutes at 100 groups)."""
     pos = layered_positions(graph)
-    fig = go.Figure()
+    tallest = _tallest_layer(pos)
+    bottom = min((y for _, y in pos.values()), default=0.0) - 0.55
     pairs = {(e.source, e.target) for e in graph.edges}
+    show_rate = len(graph.edges) <= LABELLED_EDGES
+    traces: list[go.Scatter] = []
+    notes: list[dict[str, object]] = []
+    hover: tuple[list[float], list[float], list[str]] = ([], [], [])
+    back = 0
     for edge in graph.edges:
+        if edge.source == edge.target or edge.source not in pos or edge.target not in pos:
+            continue
         (x0, y0), (x1, y1) = pos[edge.source], pos[edge.target]
         if (edge.target, edge.source) in pairs:  # two-way: draw each direction apart
-            shift = 0.08 if edge.source < edge.target else -0.08
+            shift = 0.1 if edge.source < edge.target else -0.1
             y0, y1 = y0 + shift, y1 + shift
-        routed = bool(edge.relation)  # broker routing: configured, not measured; no rate
-        width = 1.5 if routed else 1.5 + min(edge.rate, 50.0) / 10
-        fig.add_trace(
+        if x1 <= x0:  # closes a cycle: out to the right, back along the bottom, up into it
+            back += 1
+            dip = bottom - 0.3 * back
+            xs, ys = [x0, x0 + 0.3, x1 - 0.3, x1], [y0, dip, dip, y1]
+            mid = ((x0 + x1) / 2, dip)
+        else:
+            xs, ys = [x0, x1], [y0, y1]
+            mid = (x0 + (x1 - x0) * 0.5, y0 + (y1 - y0) * 0.5)
+        colour = HEALTH_COLOURS[edge.health]
+        routed = bool(edge.relation)
+        traces.append(
             go.Scatter(
-                x=[x0, x1],
-                y=[y0, y1],
+                x=xs,
+                y=ys,
                 mode="lines",
                 line={
-                    "color": HEALTH_COLOURS[edge.health],
-                    "width": width,
+                    "color": colour,
+                    "width": 1.5 if routed else 1.5 + min(edge.rate, 50.0) / 10,
                     "dash": "dash" if routed else "solid",
                 },
                 hoverinfo="skip",
                 showlegend=False,
             )
         )
-        fig.add_annotation(
-            x=x1,
-            y=y1,
-            ax=x0,
-            ay=y0,
-            xref="x",
-            yref="y",
-            axref="x",
-            ayref="y",
-            showarrow=True,
-            arrowhead=3,
-            arrowsize=1.2,
-            arrowcolor=HEALTH_COLOURS[edge.health],
-            standoff=14,
-            startstandoff=14,
-            text="",
+        notes.append(
+            dict(x=xs[-1], y=ys[-1], ax=xs[-2], ay=ys[-2], xref="x", yref="y", axref="x",
+                 ayref="y", showarrow=True, arrowhead=3, arrowsize=1.2, arrowcolor=colour,
+                 standoff=13, startstandoff=0 if len(xs) > 2 else 13, text="")
+        )  # fmt: skip
+        text = _edge_text(edge, show_rate)
+        if text:
+            notes.append(
+                dict(x=mid[0], y=mid[1], text=text, showarrow=False, font={"size": 10},
+                     bgcolor="rgba(255,255,255,0.8)")
+            )  # fmt: skip
+        hover[0].append(mid[0])
+        hover[1].append(mid[1])
+        hover[2].append(f"{edge.source} → {edge.target}<br>{_edge_text(edge, True) or '—'}")
+    traces.append(
+        go.Scatter(
+            x=hover[0],
+            y=hover[1],
+            mode="markers",
+            marker={"size": 10, "opacity": 0},
+            hovertext=hover[2],
+            hoverinfo="text",
+            showlegend=False,
         )
-        latency = f"p95 {edge.p95_seconds:.2f} s" if edge.p95_seconds is not None else ""
-        texts = (edge.label,) if routed else (edge.label, f"{edge.rate:.2f}/s", latency)
-        # nearer the target than the middle: edges that fan out of one node keep apart labels
-        fig.add_annotation(
-            x=x0 + (x1 - x0) * 0.65,
-            y=y0 + (y1 - y0) * 0.65,
-            text=" · ".join(t for t in texts if t),
-            showarrow=False,
-            font={"size": 10},
-            bgcolor="rgba(255,255,255,0.7)",
-        )
+    )
     for kind, symbol, name in NODE_SHAPES:
-        nodes = [n for n in graph.nodes if n.kind == kind]
+        nodes = [n for n in graph.nodes if n.kind == kind and n.id in pos]
         if not nodes:
             continue
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=[pos[n.id][0] for n in nodes],
                 y=[pos[n.id][1] for n in nodes],
                 mode="markers+text",
                 text=[n.id for n in nodes],
+                texttemplate=[_wrap(n.id) for n in nodes],
                 textposition="top center",
+                textfont={"size": 11},
                 marker={
-                    "size": 26,
+                    "size": 22,
                     "symbol": symbol,
                     "color": [HEALTH_COLOURS[n.health] for n in nodes],
                     "line": {"width": 1, "color": "#333"},
@@ -166,13 +207,17 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
                 name=name,
             )
         )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
+    fig = go.Figure(data=traces)
+    columns = max((x for x, _ in pos.values()), default=0.0)
+    fig.update_xaxes(visible=False, range=[-0.45, columns + 0.45])
+    fig.update_yaxes(visible=False, range=[bottom - 0.3 * back - 0.25, (tallest - 1) / 2 + 0.6])
     fig.update_layout(
         title="Service flow",
+        annotations=notes,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        height=max(380, 110 * _tallest_layer(pos)),
+        height=max(380, ROW_PIXELS * (tallest + 1 + back // 3) + 60),
         showlegend=False,  # the page caption explains shapes and colours
+        hovermode="closest",
     )
     return fig
 

@@ -11,7 +11,8 @@ Edges come from two metric families:
   is disabled, "bad" from a rule with failed invocations (and that rule's node).
 
 A consumer group named like a service is the same node, so the two kinds of edges meet
-(the demo names its groups after its services).
+(the demo names its groups after its services). A service → service edge whose topic/queue can
+be told is drawn through it, producer → topic → consumer (`dashboard/flow_producers.py`).
 """
 
 from __future__ import annotations
@@ -139,6 +140,9 @@ def build_flow_graph(
                 if kind in ("bus", "rule"):
                     node_health[name] = _worse(node_health[name], health)
 
+    from dashboard.flow_producers import through_channels  # it builds on this module's types
+
+    edges = through_channels(edges, node_kind)
     for name in node_kind:
         if name in group_health:
             node_health[name] = _worse(node_health[name], group_health[name])

@@ -1,16 +1,26 @@
-"""Where the flow graph's nodes go: services left to right in the order events flow, each
-topic/queue just left of its first consumer, EventBridge rules and buses left of the queues they
-route to. Pure and deterministic (stable across reruns).
+"""Where the flow graph's nodes go: a layered drawing, left to right as events flow, producers
+→ topics/queues → consumers (EventBridge: bus → rule → queue → service). Pure and deterministic
+(stable across reruns).
 
-Services are layered by breadth-first distance over the service → service edges. Event flows
-have cycles (a failed payment flows back to inventory; a confirmation back to the order
-service), so first the weaker direction of each two-way pair is set aside, then every cycle
-still left is entered at the service that emits the most more than it receives.
+Steps (a small Sugiyama layout):
+
+1. Cycles are broken. Event flows have them (a failed payment flows back to inventory; a
+   confirmation back to the order service), so a depth-first walk starts at the services in
+   flow order and sets aside every edge that leads back to a node still on its path. Flow
+   order: breadth-first over the service → service rates, after the weaker direction of each
+   two-way pair is set aside and every cycle left is entered at the service that emits the most
+   more than it receives.
+2. Columns by longest path: a node sits one column right of everything that feeds it; a
+   direct service → service edge spans two columns (room for the topic between them). A topic
+   or queue that no known producer feeds sits just left of its first consumer. Empty columns
+   are dropped.
+3. Rows: each column is ordered by the mean row of its neighbours in the column before, then
+   after (a few sweeps), which removes most crossings; ties by name.
 
 Example (events/s): order→inventory 1.9, inventory→order 0.2, inventory→payment 1.8,
 payment→inventory 0.3, payment→order 1.8. Setting aside the weaker directions leaves the cycle
 order→inventory→payment→order; net outflow: order +0.1, inventory −0.1, payment 0.0, so the
-layers are order 0, inventory 1, payment 2.
+flow order, and the columns, are order 0, inventory 1, payment 2.
 """
 
 from __future__ import annotations
@@ -20,15 +30,28 @@ from collections import defaultdict, deque
 from dashboard.flow import FlowGraph
 
 Position = tuple[float, float]
-CHANNEL_DROP = 0.35
+SWEEPS = 4
 
 
-def _service_layers(graph: FlowGraph) -> dict[str, int]:
+def flow_order(graph: FlowGraph) -> dict[str, int]:
+    """Services by breadth-first distance over the service → service rates, a producer →
+    topic edge counting as producer → each reader of the topic (module doc)."""
     services = {n.id for n in graph.nodes if n.kind == "service"}
     rate: dict[tuple[str, str], float] = defaultdict(float)
+    readers: dict[str, list[str]] = defaultdict(list)
     for e in graph.edges:
-        if e.source in services and e.target in services and e.source != e.target:
-            rate[(e.source, e.target)] += max(e.rate, 0.0)
+        if e.source not in services and e.target in services:
+            readers[e.source].append(e.target)
+    for e in graph.edges:
+        if e.source in services and e.target in services:
+            pairs = [(e.source, e.target)]
+        elif e.source in services:  # producer -> topic -> its readers counts as producer -> reader
+            pairs = [(e.source, reader) for reader in readers[e.target]]
+        else:
+            continue
+        for a, b in pairs:
+            if a != b:
+                rate[(a, b)] += max(e.rate, 0.0)
     kept = {
         (a, b): r
         for (a, b), r in rate.items()
@@ -60,60 +83,105 @@ def _service_layers(graph: FlowGraph) -> dict[str, int]:
     return layer
 
 
-def layered_positions(graph: FlowGraph) -> dict[str, Position]:
-    """x: services at whole numbers by flow order (services outside any service edge, such as
-    analytics consumers, in one column right of the flow), topics/queues half a step left of
-    their first consumer; y: each column's nodes spread evenly, sorted by name (topic columns
-    shifted down by CHANNEL_DROP)."""
-    layer: dict[str, float] = {k: float(v) for k, v in _service_layers(graph).items()}
+def _forward_edges(graph: FlowGraph, order: dict[str, int]) -> list[tuple[str, str, int]]:
+    """(source, target, span) of the edges left once cycles are broken (module doc, step 1)."""
     kinds = {n.id: n.kind for n in graph.nodes}
-    # consumers outside the traced flow (analytics fan-out) get a column of their own, right
-    # of the flow, so their topics do not crowd the flow's columns
-    apart = max(layer.values(), default=-1.0) + 1.0
-    for name, kind in kinds.items():
-        if kind == "service":
-            layer.setdefault(name, apart)
-    consumers: dict[str, list[float]] = defaultdict(list)
+    span: dict[tuple[str, str], int] = {}
     for e in graph.edges:
-        if kinds.get(e.source) == "channel" and e.target in layer:
-            consumers[e.source].append(layer[e.target])
-    for name, kind in kinds.items():
-        if kind == "channel":
-            layer[name] = min(consumers[name], default=1.0) - 0.5
-    _place_routing(graph, kinds, layer, {c for c, xs in consumers.items() if xs})
-    low = min(layer.values(), default=0.0)
-    columns: dict[float, list[str]] = defaultdict(list)
-    for name in sorted(layer):
-        columns[layer[name] - low].append(name)
-    positions: dict[str, Position] = {}
-    for x, names in columns.items():
-        # topics sit a little below the line between services, so service -> service edges
-        # do not run through them when both columns hold one node
-        for i, name in enumerate(names):
-            drop = CHANNEL_DROP if kinds[name] == "channel" else 0.0
-            positions[name] = (x, (len(names) - 1) / 2 - i - drop)
-    return positions
+        if e.source != e.target and e.source in kinds and e.target in kinds:
+            both_services = kinds[e.source] == kinds[e.target] == "service"
+            span[(e.source, e.target)] = max(
+                span.get((e.source, e.target), 1), 2 if both_services else 1
+            )
+    outgoing: dict[str, list[str]] = defaultdict(list)
+    for a, b in sorted(span):
+        outgoing[a].append(b)
+    # start where the flow starts, then wherever nothing flows in, then anywhere
+    has_input = {b for _, b in span}
+    starts = sorted(order, key=lambda s: (order[s], s))
+    starts += sorted(n for n in kinds if n not in has_input and n not in order)
+    starts += sorted(kinds)
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    kept: list[tuple[str, str, int]] = []
+    for start in starts:
+        if start in state:
+            continue
+        state[start] = 1
+        stack = [(start, iter(outgoing[start]))]
+        while stack:
+            node, nexts = stack[-1]
+            nxt = next(nexts, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(nxt) != 1:  # an edge back onto the path closes a cycle: set aside
+                kept.append((node, nxt, span[(node, nxt)]))
+                if nxt not in state:
+                    state[nxt] = 1
+                    stack.append((nxt, iter(outgoing[nxt])))
+    return kept
 
 
-def _place_routing(
-    graph: FlowGraph, kinds: dict[str, str], layer: dict[str, float], consumed: set[str]
-) -> None:
-    """EventBridge routing: each rule a quarter step left of the first queue it delivers to,
-    each bus a quarter step left of its first rule, and a DLQ nobody consumes a quarter step
-    right of the first queue or rule that dead-letters into it."""
-    routed = [e for e in graph.edges if e.relation]
-    dlqs = {
-        e.target
-        for e in routed
-        if e.relation in ("dead_letters", "redrives") and e.target not in consumed
+def columns_of(graph: FlowGraph) -> dict[str, int]:
+    """Each node's column (module doc, step 2)."""
+    kinds = {n.id: n.kind for n in graph.nodes}
+    edges = _forward_edges(graph, flow_order(graph))
+    incoming: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    outgoing: dict[str, list[str]] = defaultdict(list)
+    for a, b, s in edges:
+        incoming[b].append((a, s))
+        outgoing[a].append(b)
+    column: dict[str, int] = {}
+    pending = {n: len(incoming[n]) for n in kinds}
+    ready = deque(sorted(n for n, k in pending.items() if k == 0))
+    while ready:
+        node = ready.popleft()
+        column[node] = max((column[a] + s for a, s in incoming[node]), default=0)
+        for nxt in outgoing[node]:
+            pending[nxt] -= 1
+            if pending[nxt] == 0:
+                ready.append(nxt)
+    # nothing known feeds it: just left of its first consumer rather than at the far left
+    for name in sorted(kinds, key=lambda n: -max((column[b] for b in outgoing[n]), default=0)):
+        if not incoming[name] and outgoing[name] and kinds[name] != "service":
+            column[name] = min(column[b] for b in outgoing[name]) - 1
+    used = sorted(set(column.values()))
+    dense = {c: i for i, c in enumerate(used)}
+    return {name: dense[c] for name, c in column.items()}
+
+
+def _ordered_rows(graph: FlowGraph, column: dict[str, int]) -> list[list[str]]:
+    """Each column's nodes top to bottom (module doc, step 3)."""
+    width = max(column.values(), default=-1) + 1
+    rows: list[list[str]] = [sorted(n for n, c in column.items() if c == x) for x in range(width)]
+    neighbours: dict[str, set[str]] = defaultdict(set)
+    for e in graph.edges:
+        if e.source in column and e.target in column and e.source != e.target:
+            neighbours[e.source].add(e.target)
+            neighbours[e.target].add(e.source)
+    for sweep in range(SWEEPS):
+        forward = sweep % 2 == 0
+        order = range(1, width) if forward else range(width - 2, -1, -1)
+        for x in order:
+            ref = x - 1 if forward else x + 1
+            index = {name: i for i, name in enumerate(rows[ref])}
+            current = {name: i for i, name in enumerate(rows[x])}
+
+            def centre(
+                name: str, index: dict[str, int] = index, current: dict[str, int] = current
+            ) -> tuple[float, str]:
+                seen = [index[n] for n in neighbours[name] if n in index]
+                return (sum(seen) / len(seen) if seen else float(current[name]), name)
+
+            rows[x] = sorted(rows[x], key=centre)
+    return rows
+
+
+def layered_positions(graph: FlowGraph) -> dict[str, Position]:
+    """x: the node's column; y: its row, each column centred on 0 (the first row on top)."""
+    rows = _ordered_rows(graph, columns_of(graph))
+    return {
+        name: (float(x), (len(names) - 1) / 2 - i)
+        for x, names in enumerate(rows)
+        for i, name in enumerate(names)
     }
-    for kind, relation, default in (("rule", "delivers", 0.5), ("bus", "routes", 0.25)):
-        firsts: dict[str, list[float]] = defaultdict(list)
-        for e in routed:
-            if e.relation == relation and e.target in layer and e.target not in dlqs:
-                firsts[e.source].append(layer[e.target])
-        for name in sorted(n for n, k in kinds.items() if k == kind):
-            layer[name] = min(firsts[name], default=default) - 0.25
-    for dlq in sorted(dlqs):
-        feeds = [layer[e.source] for e in routed if e.target == dlq and e.source in layer]
-        layer[dlq] = min(feeds, default=layer.get(dlq, 0.25) - 0.25) + 0.25

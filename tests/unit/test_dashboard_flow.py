@@ -51,8 +51,13 @@ def test_edges_merge_event_types_and_take_health_from_latency_and_status() -> No
     assert edges[("inventory", "payment")].label == "Reserved, Shortage"
     assert edges[("inventory", "payment")].rate == 5.0
     assert edges[("inventory", "payment")].health == "warn"  # p95 9 s > 5 s
-    assert edges[("order", "inventory")].health == "ok"
-    assert edges[("payment", "inventory")].health == "idle"  # rate 0
+    # inventory reads only "orders": order's events went through it, producer -> topic
+    assert (edges[("order", "orders")].label, edges[("order", "orders")].health) == (
+        "OrderPlaced",
+        "ok",
+    )
+    assert ("order", "inventory") not in edges
+    assert edges[("payment", "orders")].health == "idle"  # rate 0
     assert edges[("orders", "billing")].health == "bad"  # STALL
     assert edges[("orders", "inventory")].health == "ok"
 
@@ -74,15 +79,41 @@ def service_graph(rates: dict[tuple[str, str], float]) -> FlowGraph:
     return FlowGraph(nodes, edges)
 
 
-def test_layout_orders_services_by_flow_and_puts_topics_before_consumers() -> None:
+def test_layout_runs_producers_then_topics_then_consumers() -> None:
     pos = layered_positions(graph())
     x = {name: p[0] for name, p in pos.items()}
-    # order -> inventory -> payment; payment -> inventory (rate 0) does not move anything
-    assert x["order"] < x["inventory"] < x["payment"]
-    assert x["orders"] == x["inventory"] - 0.5  # consumed first by inventory (and billing)
-    assert x["billing"] > x["payment"]  # outside the traced flow: a column of its own
-    assert pos["orders"][1] < 0 == pos["order"][1]  # topics sit below the service line
+    # order -> orders -> inventory -> payment; payment -> orders (rate 0) closes a cycle
+    assert x["order"] < x["orders"] < x["inventory"] < x["payment"]
+    assert x["billing"] == x["inventory"]  # both read orders: one column
     assert layered_positions(graph()) == pos  # stable across reruns
+
+
+def test_layout_orders_rows_to_avoid_crossings() -> None:
+    """Two producers each feeding its own topic and consumer: the rows line up, no crossing."""
+    nodes = [("a", "service"), ("b", "service"), ("t-b", "channel"), ("t-a", "channel")]
+    nodes += [("za", "service"), ("ab", "service")]
+    edges = [("a", "t-a"), ("b", "t-b"), ("t-a", "za"), ("t-b", "ab")]
+    pos = layered_positions(
+        FlowGraph(
+            tuple(FlowNode(n, k, "ok", "") for n, k in nodes),
+            tuple(FlowEdge(s, t, "", 1.0, None, "ok") for s, t in edges),
+        )
+    )
+    for start, topic, end in (("a", "t-a", "za"), ("b", "t-b", "ab")):
+        assert pos[start][1] == pos[topic][1] == pos[end][1]
+    assert [pos[n][0] for n in ("a", "t-a", "za")] == [0.0, 1.0, 2.0]
+
+
+def test_a_topic_nobody_is_known_to_feed_sits_just_left_of_its_reader() -> None:
+    nodes = [("p", "service"), ("q", "service"), ("r", "service"), ("t", "channel")]
+    edges = [("p", "q", 2.0), ("q", "r", 2.0), ("t", "r", 1.0)]
+    pos = layered_positions(
+        FlowGraph(
+            tuple(FlowNode(n, k, "ok", "") for n, k in nodes),
+            tuple(FlowEdge(s, t, "", v, None, "ok") for s, t, v in edges),
+        )
+    )
+    assert pos["t"][0] == pos["r"][0] - 1
 
 
 def test_a_cycle_starts_where_more_flows_out_than_in() -> None:
