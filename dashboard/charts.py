@@ -104,20 +104,30 @@ def _wrap(name: str, width: int = 22) -> str:
     return name[:cut] + "<br>" + _wrap(name[cut:], width)
 
 
-def _edge_text(edge: FlowEdge, show_rate: bool) -> str:
+def _edge_text(edge: FlowEdge, show_rate: bool, sep: str = " · ") -> str:
+    """Event types on one line, then rate and p95 hop latency (when known) on the next."""
     routed = bool(edge.relation)  # broker routing: configured, not measured; no rate
-    latency = f"p95 {edge.p95_seconds:.2f} s" if edge.p95_seconds is not None else ""
+    p95 = edge.p95_seconds
+    latency = f"p95 {p95:.2f} s" if p95 is not None and p95 == p95 else ""
     rate = f"{edge.rate:.2f}/s" if not routed and (edge.label or show_rate) else ""
-    return " · ".join(t for t in (edge.label, rate, latency) if t)
+    numbers = " · ".join(t for t in (rate, latency) if t)
+    return sep.join(t for t in (edge.label, numbers) if t)
+
+
+def _idle_trace(edge: FlowEdge) -> bool:
+    """A traced path with no events in the rate window: consecutive hops of old journeys."""
+    return bool(edge.label) and not edge.relation and not edge.rate > 0
 
 
 def flow_figure(graph: FlowGraph) -> go.Figure:
     """Services (circles), topics/queues (squares), EventBridge buses (hexagons) and rules
     (diamonds) in columns left to right as events flow (`flow_layout`); edges coloured by
     health and labelled with event types, rate and p95 hop latency (broker routing dashed,
-    without a rate); an edge that closes a cycle runs back below the drawing. Every edge's
-    numbers are also on hover at its middle. Built in one go: plotly's add_annotation copies
-    every earlier annotation, so adding them one by one is quadratic (minutes at 100 groups)."""
+    without a rate); an edge that closes a cycle runs back below the drawing; a traced path
+    idle in the rate window is left out. Every edge's numbers are also on hover at its
+    middle. Built in one go: plotly's add_annotation copies every earlier annotation, so
+    adding them one by one is quadratic (minutes at 100 groups)."""
+    graph = FlowGraph(graph.nodes, tuple(e for e in graph.edges if not _idle_trace(e)))
     pos = layered_positions(graph)
     tallest = _tallest_layer(pos)
     bottom = min((y for _, y in pos.values()), default=0.0) - 0.55
@@ -163,11 +173,11 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
                  ayref="y", showarrow=True, arrowhead=3, arrowsize=1.2, arrowcolor=colour,
                  standoff=13, startstandoff=0 if len(xs) > 2 else 13, text="")
         )  # fmt: skip
-        text = _edge_text(edge, show_rate)
-        if text:
+        text = _edge_text(edge, show_rate, "<br>")
+        if text:  # hung below the line: node names sit above their nodes
             notes.append(
                 dict(x=mid[0], y=mid[1], text=text, showarrow=False, font={"size": 10},
-                     bgcolor="rgba(255,255,255,0.8)")
+                     yanchor="top", yshift=-3, bgcolor="rgba(255,255,255,0.8)")
             )  # fmt: skip
         hover[0].append(mid[0])
         hover[1].append(mid[1])

@@ -11,8 +11,10 @@ Edges come from two metric families:
   is disabled, "bad" from a rule with failed invocations (and that rule's node).
 
 A consumer group named like a service is the same node, so the two kinds of edges meet
-(the demo names its groups after its services). A service → service edge whose topic/queue can
-be told is drawn through it, producer → topic → consumer (`dashboard/flow_producers.py`).
+(the demo names its groups after its services). An event type of a service → service edge whose
+topic/queue can be told is drawn through it, producer → topic → consumer
+(`dashboard/flow_producers.py`): the producer's edge shows the event types and their rate, the
+consumer's the hop's p95 latency.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from urllib.parse import parse_qsl
 
 import pandas as pd
 
+from dashboard.flow_producers import ProducedHop, production, readers, route_flows
 from dashboard.shaping import page_link
 
 HEALTH_OF_STATUS = {"OK": "ok", "WARN": "warn"}  # any other known status is "bad"
@@ -96,6 +99,11 @@ def build_flow_graph(
     node_kind: dict[str, str] = {}
     node_health: dict[str, str] = defaultdict(lambda: "idle")
 
+    hops: list[ProducedHop] = []
+    if not consumption.empty:
+        flow_rates, hops = route_flows(flow_rates, readers(consumption, hidden_groups))
+    pickup = {(h.channel, h.consumer): p95[(h.producer, h.consumer)] for h in hops
+              if (h.producer, h.consumer) in p95}  # fmt: skip
     by_pair: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
     for r in flow_rates.itertuples():
         by_pair[(str(r.from_service), str(r.to_service))].append((str(r.event_type), r.value))
@@ -115,10 +123,13 @@ def build_flow_graph(
             continue
         health = group_health.get(group, "idle")
         rate = float(r.value) if r.value == r.value else 0.0
-        edges.append(FlowEdge(topic, group, "", rate, None, health))
+        edges.append(FlowEdge(topic, group, "", rate, pickup.get((topic, group)), health))
         node_kind[topic] = "channel"
         node_kind.setdefault(group, "service")
         node_health[topic] = _worse(node_health[topic], "ok" if rate > 0 else "idle")
+    for (src, channel), (label, rate) in production(hops).items():
+        edges.append(FlowEdge(src, channel, label, rate, None, "ok" if rate > 0 else "idle"))
+        node_kind.setdefault(src, "service")
 
     failing = set()
     if failing_rules is not None:
@@ -140,9 +151,6 @@ def build_flow_graph(
                 if kind in ("bus", "rule"):
                     node_health[name] = _worse(node_health[name], health)
 
-    from dashboard.flow_producers import through_channels  # it builds on this module's types
-
-    edges = through_channels(edges, node_kind)
     for name in node_kind:
         if name in group_health:
             node_health[name] = _worse(node_health[name], group_health[name])

@@ -9,7 +9,7 @@ Steps (a small Sugiyama layout):
    flow order and sets aside every edge that leads back to a node still on its path. Flow
    order: breadth-first over the service → service rates, after the weaker direction of each
    two-way pair is set aside and every cycle left is entered at the service that emits the most
-   more than it receives.
+   (a pipeline loses events step by step: to shortages, failures, filters).
 2. Columns by longest path: a node sits one column right of everything that feeds it; a
    direct service → service edge spans two columns (room for the topic between them). A topic
    or queue that no known producer feeds sits just left of its first consumer. Empty columns
@@ -19,8 +19,8 @@ Steps (a small Sugiyama layout):
 
 Example (events/s): order→inventory 1.9, inventory→order 0.2, inventory→payment 1.8,
 payment→inventory 0.3, payment→order 1.8. Setting aside the weaker directions leaves the cycle
-order→inventory→payment→order; net outflow: order +0.1, inventory −0.1, payment 0.0, so the
-flow order, and the columns, are order 0, inventory 1, payment 2.
+order→inventory→payment→order; order emits 1.9, inventory and payment 1.8 each, so the flow
+order, and the columns, are order 0, inventory 1, payment 2.
 """
 
 from __future__ import annotations
@@ -59,17 +59,16 @@ def flow_order(graph: FlowGraph) -> dict[str, int]:
     }
     outgoing: dict[str, list[str]] = defaultdict(list)
     incoming: dict[str, int] = defaultdict(int)
-    net: dict[str, float] = defaultdict(float)
+    out_rate: dict[str, float] = defaultdict(float)
     for (a, b), r in sorted(kept.items()):
         outgoing[a].append(b)
         incoming[b] += 1
-        net[a] += r
-        net[b] -= r
+        out_rate[a] += r
     in_flow = {s for pair in kept for s in pair}
     layer: dict[str, int] = {}
     while unplaced := sorted(in_flow - layer.keys()):
         roots = [s for s in unplaced if incoming[s] == 0] or [
-            min(unplaced, key=lambda s: (-net[s], s))
+            min(unplaced, key=lambda s: (-out_rate[s], s))
         ]
         queue = deque(roots)
         for root in roots:

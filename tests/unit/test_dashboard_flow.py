@@ -148,7 +148,7 @@ def test_flow_figure_colours_nodes_by_health() -> None:
     colours = dict(zip(services.text, services.marker.color, strict=True))
     assert colours["billing"] == "#d64545" and colours["inventory"] == "#2e9e5b"
     labels = [a.text for a in fig.layout.annotations if a.text]
-    assert "Reserved, Shortage · 5.00/s · p95 9.00 s" in labels
+    assert "Reserved, Shortage<br>5.00/s · p95 9.00 s" in labels
     assert "4.00/s" in labels  # a topic -> group edge shows its consume rate only
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
-from dashboard.flow import FlowEdge
-from dashboard.flow_producers import carrier, through_channels, words
+from dashboard.flow import build_flow_graph
+from dashboard.flow_producers import carrier, words
 
 
 @pytest.mark.parametrize(
@@ -22,58 +23,84 @@ def test_words_are_lower_case_and_singular(name: str, expected: set[str]) -> Non
 
 
 @pytest.mark.parametrize(
-    ("events", "channels", "expected"),
+    ("event", "reads", "known", "expected"),
     [
-        (["PaymentFailed"], ["payments.completed", "payments.failed"], "payments.failed"),
-        (["Anything"], ["only-one"], "only-one"),  # the reader reads nothing else
-        (["InventoryReserved"], ["inventory.shortage", "payments.failed"], None),  # half a match
-        (["OrderPlaced"], ["orders.placed", "orders.placed.v2"], None),  # a tie: unsure
-        (["OrderPlaced"], [], None),
+        ("PaymentFailed", ["payments.completed", "payments.failed"], [], "payments.failed"),
+        ("Anything", ["only-one"], ["only-one", "other"], "only-one"),  # reads nothing else
+        # the only topic it reads, but the event is named after another: consecutive hops of a
+        # journey, not cause and effect
+        ("OrderPlaced", ["inventory.reserved"], ["orders.placed"], None),
+        ("InventoryReserved", ["inventory.shortage", "payments.failed"], [], None),  # half
+        ("OrderPlaced", ["orders.placed", "orders.placed.v2"], [], None),  # a tie: unsure
+        ("OrderPlaced", [], [], None),
     ],
 )
-def test_carrier_is_the_only_reader_channel_or_a_clear_name_match(events, channels, expected):
-    assert carrier(events, channels) == expected
+def test_carrier_is_the_only_topic_read_or_the_one_named_after_the_event(
+    event, reads, known, expected
+) -> None:
+    assert carrier(event, reads, known) == expected
 
 
-def edge(src: str, dst: str, label: str = "", rate: float = 1.0, p95: float | None = None):
-    return FlowEdge(src, dst, label, rate, p95, "ok")
+def frame(columns: list[str], rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=columns)
 
 
-KINDS = {
-    "order": "service",
-    "inventory": "service",
-    "payment": "service",
-    "orders.placed": "channel",
-    "payments.failed": "channel",
-}
+# the demo's order flow as Prometheus reports it (events/s)
+FLOWS = frame(
+    ["from_service", "to_service", "event_type", "value"],
+    [
+        ("order", "inventory", "OrderPlaced", 4.0),
+        ("order", "payment", "OrderPlaced", 0.0),  # consecutive hops, not cause and effect
+        ("inventory", "payment", "InventoryReserved", 3.5),
+        ("inventory", "order", "InventoryShortage", 0.5),
+        ("payment", "order", "PaymentCompleted", 3.0),
+        ("payment", "order", "PaymentFailed", 0.5),
+        ("payment", "inventory", "PaymentFailed", 0.5),
+    ],
+)
+READS = [
+    ("inventory", "orders.placed", 4.0),
+    ("inventory", "payments.failed", 0.5),
+    ("payment", "inventory.reserved", 3.5),
+    ("order", "inventory.shortage", 0.5),
+    ("order", "payments.completed", 3.0),
+    ("order", "payments.failed", 0.5),
+    ("order.dlq", "order.dlq", 0.0),  # a RabbitMQ queue's consumers: group = queue
+]
+CONSUMPTION = frame(
+    ["broker", "cluster_name", "group", "topic", "value"],
+    [("kafka", "local", g, t, v) for g, t, v in READS],
+)
+P95 = frame(["from_service", "to_service", "value"], [("payment", "order", 0.25)])
+STATUSES = frame(["broker", "cluster_name", "group", "status"], [])
 
 
-def test_service_edges_go_through_the_topic_that_carried_them() -> None:
-    edges = [
-        edge("order", "inventory", "OrderPlaced", 4.0, 0.2),
-        edge("payment", "inventory", "PaymentFailed", 0.5, 0.3),
-        edge("order", "payment", "OrderPlaced", 3.0),  # payment reads nothing known
-        edge("orders.placed", "inventory", "", 4.0),
-        edge("payments.failed", "inventory", "", 0.5),
-    ]
-    out = {(e.source, e.target): e for e in through_channels(edges, KINDS)}
-    assert out[("order", "orders.placed")].label == "OrderPlaced"
-    assert out[("order", "orders.placed")].rate == 4.0
-    assert out[("payment", "payments.failed")].label == "PaymentFailed"
-    assert out[("orders.placed", "inventory")].p95_seconds == 0.2  # the hop's latency
-    assert out[("payments.failed", "inventory")].p95_seconds == 0.3
-    assert ("order", "inventory") not in out and ("payment", "inventory") not in out
-    assert ("order", "payment") in out  # carrier unknown: stays direct
+def test_the_demo_flow_runs_producer_topic_consumer() -> None:
+    graph = build_flow_graph(FLOWS, P95, CONSUMPTION, STATUSES)
+    edges = {(e.source, e.target): e for e in graph.edges}
+    assert {pair: edges[pair].label for pair in edges if edges[pair].label} == {
+        ("order", "orders.placed"): "OrderPlaced",
+        ("inventory", "inventory.reserved"): "InventoryReserved",
+        ("inventory", "inventory.shortage"): "InventoryShortage",
+        ("payment", "payments.completed"): "PaymentCompleted",
+        ("payment", "payments.failed"): "PaymentFailed",
+        ("order", "payment"): "OrderPlaced",  # could not be told: stays direct
+    }
+    # read by inventory and order: the failed payments are counted once
+    assert edges[("payment", "payments.failed")].rate == 0.5
+    assert edges[("payments.completed", "order")].p95_seconds == 0.25  # the hop's latency
+    assert ("payment", "order") not in edges
 
 
 def test_fan_out_counts_the_produced_events_once() -> None:
-    kinds = {"web": "service", "a": "service", "b": "service", "clicks": "channel"}
-    edges = [
-        edge("web", "a", "Click", 10.0),
-        edge("web", "b", "Click", 9.0),
-        edge("clicks", "a", "", 10.0),
-        edge("clicks", "b", "", 9.0),
-    ]
-    out = {(e.source, e.target): e for e in through_channels(edges, kinds)}
-    assert out[("web", "clicks")].rate == 10.0
-    assert set(out) == {("web", "clicks"), ("clicks", "a"), ("clicks", "b")}
+    flows = frame(
+        ["from_service", "to_service", "event_type", "value"],
+        [("web", "a", "Click", 10.0), ("web", "b", "Click", 9.0)],
+    )
+    reads = frame(
+        ["broker", "cluster_name", "group", "topic", "value"],
+        [("kafka", "c", "a", "clicks", 10.0), ("kafka", "c", "b", "clicks", 9.0)],
+    )
+    graph = build_flow_graph(flows, P95.iloc[:0], reads, STATUSES)
+    edges = {(e.source, e.target): e.rate for e in graph.edges}
+    assert edges == {("web", "clicks"): 10.0, ("clicks", "a"): 10.0, ("clicks", "b"): 9.0}
