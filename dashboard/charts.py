@@ -88,7 +88,7 @@ NODE_SHAPES = (
 )
 
 
-# Vertical pixels per row of the tallest column: room for a node and its label above it.
+# Vertical pixels per row (50 past 20 rows): room for a node and its label above it.
 ROW_PIXELS = 72
 # Above this many edges, edges without event types show their rate on hover only.
 LABELLED_EDGES = 40
@@ -129,8 +129,8 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
     adding them one by one is quadratic (minutes at 100 groups)."""
     graph = FlowGraph(graph.nodes, tuple(e for e in graph.edges if not _idle_trace(e)))
     pos = layered_positions(graph)
-    tallest = _tallest_layer(pos)
-    bottom = min((y for _, y in pos.values()), default=0.0) - 0.55
+    rows = 1 - min((y for _, y in pos.values()), default=0.0)
+    bottom = 0.45 - rows
     pairs = {(e.source, e.target) for e in graph.edges}
     show_rate = len(graph.edges) <= LABELLED_EDGES
     traces: list[go.Scatter] = []
@@ -220,23 +220,16 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
     fig = go.Figure(data=traces)
     columns = max((x for x, _ in pos.values()), default=0.0)
     fig.update_xaxes(visible=False, range=[-0.45, columns + 0.45])
-    fig.update_yaxes(visible=False, range=[bottom - 0.3 * back - 0.25, (tallest - 1) / 2 + 0.6])
+    fig.update_yaxes(visible=False, range=[bottom - 0.3 * back - 0.25, 0.6])
     fig.update_layout(
         title="Service flow",
         annotations=notes,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        height=max(380, ROW_PIXELS * (tallest + 1 + back // 3) + 60),
+        height=max(380, int((ROW_PIXELS if rows <= 20 else 50) * (rows + 1 + 0.3 * back)) + 60),
         showlegend=False,  # the page caption explains shapes and colours
         hovermode="closest",
     )
     return fig
-
-
-def _tallest_layer(pos: dict[str, tuple[float, float]]) -> int:
-    per_layer: dict[float, int] = {}
-    for x, _ in pos.values():
-        per_layer[x] = per_layer.get(x, 0) + 1
-    return max(per_layer.values(), default=1)
 
 
 def journey_waterfall(rows: pd.DataFrame, correlation_id: str) -> go.Figure:

@@ -15,7 +15,8 @@ Steps (a small Sugiyama layout):
    or queue that no known producer feeds sits just left of its first consumer. Empty columns
    are dropped.
 3. Rows: each column is ordered by the mean row of its neighbours in the column before, then
-   after (a few sweeps), which removes most crossings; ties by name.
+   after (a few sweeps), which removes most crossings; ties by name. Then each node is pulled
+   level with its neighbours, a row apart at least from the node above it.
 
 Example (events/s): order→inventory 1.9, inventory→order 0.2, inventory→payment 1.8,
 payment→inventory 0.3, payment→order 1.8. Setting aside the weaker directions leaves the cycle
@@ -176,11 +177,31 @@ def _ordered_rows(graph: FlowGraph, column: dict[str, int]) -> list[list[str]]:
     return rows
 
 
+def _aligned_heights(graph: FlowGraph, rows: list[list[str]]) -> dict[str, float]:
+    """Heights, a row apart at least within a column, each node pulled level with the mean of
+    its neighbours in the column before (then after): a topic sits beside its readers instead of
+    in the middle of a tall column."""
+    y = {name: -float(i) for names in rows for i, name in enumerate(names)}
+    neighbours: dict[str, set[str]] = defaultdict(set)
+    for e in graph.edges:
+        if e.source in y and e.target in y and e.source != e.target:
+            neighbours[e.source].add(e.target)
+            neighbours[e.target].add(e.source)
+    column = {name: x for x, names in enumerate(rows) for name in names}
+    for step in (1, -1):
+        order = range(1, len(rows)) if step == 1 else range(len(rows) - 2, -1, -1)
+        for x in order:
+            top = float("inf")
+            for name in rows[x]:
+                seen = [y[n] for n in neighbours[name] if column[n] == x - step]
+                wanted = sum(seen) / len(seen) if seen else y[name]
+                y[name] = top = min(wanted, top - 1.0)
+    high = max(y.values(), default=0.0)
+    return {name: v - high for name, v in y.items()}
+
+
 def layered_positions(graph: FlowGraph) -> dict[str, Position]:
-    """x: the node's column; y: its row, each column centred on 0 (the first row on top)."""
+    """x: the node's column; y: its height (0 for the top row, one per row downwards)."""
     rows = _ordered_rows(graph, columns_of(graph))
-    return {
-        name: (float(x), (len(names) - 1) / 2 - i)
-        for x, names in enumerate(rows)
-        for i, name in enumerate(names)
-    }
+    y = _aligned_heights(graph, rows)
+    return {name: (float(x), y[name]) for x, names in enumerate(rows) for name in names}
