@@ -106,14 +106,19 @@ def tap_headers(message: Mapping[str, Any], rules: HeaderRules) -> list[tuple[st
     return headers
 
 
+LAST_MS_OF_SECOND = 0.999
+
+
 def produced_at(message: Mapping[str, Any], now: float) -> float:
     """When the event was put on the bus: its `time` (whole seconds), refined by the SQS
-    SentTimestamp (milliseconds) when that falls within the same second — EventBridge delivers
-    within milliseconds, and hops of one journey a few ms apart must keep their order. A
-    plain SQS message: SentTimestamp; neither: now.
+    SentTimestamp (milliseconds). The put happened in [time, time + 1) and no later than the
+    delivery, so the estimate is the SentTimestamp clamped into that second: hops of one
+    journey a few ms apart keep their order even when a slow delivery crosses into the next
+    second (truncating to `time` would put a later hop before an earlier one). A plain SQS
+    message: SentTimestamp; neither: now.
 
     Example: time "…T07:00:00Z" (…400.0), SentTimestamp …400512 → …400.512; SentTimestamp
-    …403100 (a delivery retried later) → …400.0.
+    …403100 (a delivery retried later) → …400.999.
     """
     sent: float | None = None
     try:
@@ -129,7 +134,7 @@ def produced_at(message: Mapping[str, Any], now: float) -> float:
         except ValueError:
             pass
         else:
-            return sent if sent is not None and put <= sent < put + 1 else put
+            return put if sent is None else min(max(sent, put), put + LAST_MS_OF_SECOND)
     return now if sent is None else sent
 
 

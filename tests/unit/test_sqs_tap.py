@@ -121,7 +121,17 @@ def test_a_plain_sqs_message_is_keyed_by_its_message_id():
     assert hop.offset == message_number("m-9")
 
 
-def test_a_late_delivery_keeps_the_event_time():
+def test_a_late_delivery_stays_within_the_event_second():
     message = event_message({"correlation_id": "o"})
     message["Attributes"] = {"SentTimestamp": "1795676403100"}  # delivered 3 s after the put
-    assert produced_at(message, now=0.0) == 1795676400.0
+    assert produced_at(message, now=0.0) == 1795676400.999
+
+
+def test_a_delivery_crossing_the_second_keeps_the_journey_in_order():
+    # order-service puts OrderPlaced at …400.44 (time …400, delivered to the tap at …400.45);
+    # inventory-service answers at …400.9 (time …400) but moto delivers it at …401.2
+    placed = event_message({"correlation_id": "o"})
+    placed["Attributes"] = {"SentTimestamp": "1795676400450"}
+    reserved = event_message({"correlation_id": "o"})
+    reserved["Attributes"] = {"SentTimestamp": "1795676401200"}
+    assert produced_at(placed, now=0.0) < produced_at(reserved, now=0.0)
