@@ -340,6 +340,8 @@ def write_state(stack: Stack, on: set[str]) -> None:
         "alertmanager": stack.url("alertmanager_port"),
         "control": stack.url("control_port"),
     }
+    if not any(proc.name == "dashboard" for proc in stack.procs):  # --no-dashboard
+        del urls["dashboard"]
     if "kafka" in on:
         urls["kafka"] = f"127.0.0.1:{stack.ports['kafka_port']}"
     if "aws" in on:

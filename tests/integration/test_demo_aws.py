@@ -57,6 +57,9 @@ def test_only_the_aws_parts_run(aws_demo: DemoStack):
     assert set(aws_demo.state()["pids"]) == {
         "moto", "aws-pipeline", "collector", "alertmanager", "prometheus",
     }  # fmt: skip
+    # --no-dashboard: no Dashboard URL is printed or recorded for a dashboard that is not there
+    assert "dashboard" not in aws_demo.urls
+    assert "Dashboard" not in (aws_demo.workdir / "demo.out").read_text()
     config = (aws_demo.workdir / "eventscope.yml").read_text()
     assert "kind: aws" in config and "kind: kafka" not in config
 
