@@ -6,7 +6,14 @@ import pandas as pd
 
 from dashboard import queries
 from dashboard.loaders import Loaded
-from dashboard.panel_data import GROUP_LABELS, View, instant_frame, range_frame, scalar
+from dashboard.panel_data import (
+    GROUP_LABELS,
+    View,
+    instant_frame,
+    instant_frames,
+    range_frame,
+    range_frames,
+)
 from dashboard.shaping import partition_table
 
 OVERVIEW_RANGE_SECONDS = 15 * 60
@@ -18,28 +25,43 @@ def lag_by_group_recent(view: View) -> Loaded[pd.DataFrame]:
     return range_frame(view, promql, GROUP_LABELS, OVERVIEW_RANGE_SECONDS)
 
 
-def group_lag_messages(view: View, group: str) -> Loaded[pd.DataFrame]:
-    return range_frame(view, queries.lag_messages_by_group(view.cluster, group), GROUP_LABELS)
+def thresholds_of(lag: pd.DataFrame | None) -> dict[str, float | None]:
+    """The thresholds to draw from a group's lag-table rows ("messages", "seconds"): the lowest
+    when several clusters are selected, None when unknown (no query of its own)."""
+    out: dict[str, float | None] = {}
+    for unit in ("messages", "seconds"):
+        column = f"threshold_{unit}"
+        low = lag[column].min() if lag is not None and column in lag and len(lag) else None
+        out[unit] = None if low is None or low != low else float(low)
+    return out
 
 
-def group_lag_seconds(view: View, group: str) -> Loaded[pd.DataFrame]:
-    return range_frame(view, queries.lag_seconds_by_group(view.cluster, group), GROUP_LABELS)
-
-
-def group_threshold(view: View, group: str, unit: str) -> float | None:
-    """The configured threshold for this group ("messages" or "seconds"), None if unset or
-    unknown; with several clusters selected the lowest threshold is drawn."""
-    build = queries.thresholds_messages if unit == "messages" else queries.thresholds_seconds
-    got = scalar(view, f"min({build(view.cluster, group)})")
-    return got.value if got.ok else None
+def group_history(view: View, group: str) -> tuple[Loaded[pd.DataFrame], ...]:
+    """The group page's time series, fetched at once: (lag messages, lag seconds, consume rate
+    per topic, produce rate of the topics it reads) over the selected range."""
+    c, w = view.cluster, view.window
+    return tuple(
+        range_frames(
+            view,
+            [
+                (queries.lag_messages_by_group(c, group), GROUP_LABELS),
+                (queries.lag_seconds_by_group(c, group), GROUP_LABELS),
+                (queries.consume_rate_by_topic(c, group, w), ["topic"]),
+                (queries.produce_rate_for_group_topics(c, group, w), ["topic"]),
+            ],
+        )
+    )
 
 
 def group_partitions(view: View, group: str) -> Loaded[pd.DataFrame]:
     """Per topic/partition of the group: lag in messages and seconds, and the seconds method."""
     labels = ["broker", "cluster_name", "topic", "partition"]
-    msgs = instant_frame(view, queries.partition_lag_messages(view.cluster, group), labels)
-    secs = instant_frame(
-        view, queries.partition_lag_seconds(view.cluster, group), [*labels, "method"]
+    msgs, secs = instant_frames(
+        view,
+        [
+            (queries.partition_lag_messages(view.cluster, group), labels),
+            (queries.partition_lag_seconds(view.cluster, group), [*labels, "method"]),
+        ],
     )
     if msgs.value is None or secs.value is None:
         return Loaded(problem=msgs.problem or secs.problem)
@@ -50,38 +72,33 @@ def group_state(view: View, group: str) -> Loaded[pd.DataFrame]:
     return instant_frame(view, queries.group_state(view.cluster, group), [*GROUP_LABELS, "state"])
 
 
-def group_rates(view: View, group: str) -> tuple[Loaded[pd.DataFrame], Loaded[pd.DataFrame]]:
-    """(consume rate, produce rate) per topic the group reads, over the selected range."""
-    w = view.window
-    consume = range_frame(view, queries.consume_rate_by_topic(view.cluster, group, w), ["topic"])
-    produce = range_frame(
-        view, queries.produce_rate_for_group_topics(view.cluster, group, w), ["topic"]
-    )
-    return consume, produce
-
-
-def produce_rates(view: View, topic: str | None = None) -> Loaded[pd.DataFrame]:
-    promql = queries.produce_rate_by_topic(view.cluster, view.window, topic)
-    return range_frame(view, promql, ["broker", "cluster_name", "topic"])
-
-
-def consume_rates(view: View, topic: str | None = None) -> Loaded[pd.DataFrame]:
-    promql = queries.consume_rate_by_group(view.cluster, view.window, topic)
-    return range_frame(view, promql, [*GROUP_LABELS, "topic"])
+def throughput_history(
+    view: View, topic: str | None = None
+) -> tuple[Loaded[pd.DataFrame], Loaded[pd.DataFrame]]:
+    """(produced per topic/queue, consumed per group and topic) over the range, fetched at once."""
+    produced, consumed = range_frames(
+        view,
+        [
+            (queries.produce_rate_by_topic(view.cluster, view.window, topic),
+             ["broker", "cluster_name", "topic"]),
+            (queries.consume_rate_by_group(view.cluster, view.window, topic),
+             [*GROUP_LABELS, "topic"]),
+        ],
+    )  # fmt: skip
+    return produced, consumed
 
 
 def rates_now(view: View, topic: str | None = None) -> Loaded[pd.DataFrame]:
     """Per topic/queue now: produced/s and consumed/s (summed over its groups)."""
-    produced = instant_frame(
+    produced, consumed = instant_frames(
         view,
-        queries.produce_rate_by_topic(view.cluster, view.window, topic),
-        ["broker", "cluster_name", "topic"],
-    )
-    consumed = instant_frame(
-        view,
-        queries.consume_rate_by_group(view.cluster, view.window, topic),
-        [*GROUP_LABELS, "topic"],
-    )
+        [
+            (queries.produce_rate_by_topic(view.cluster, view.window, topic),
+             ["broker", "cluster_name", "topic"]),
+            (queries.consume_rate_by_group(view.cluster, view.window, topic),
+             [*GROUP_LABELS, "topic"]),
+        ],
+    )  # fmt: skip
     if produced.value is None or consumed.value is None:
         return Loaded(problem=produced.problem or consumed.problem)
     keys = ["broker", "cluster_name", "topic"]
@@ -109,14 +126,16 @@ def dlq_depth_now(view: View) -> Loaded[pd.DataFrame]:
     return Loaded(table.sort_values("depth", ascending=False).reset_index(drop=True))
 
 
-def dlq_depth_history(view: View) -> Loaded[pd.DataFrame]:
-    return range_frame(view, queries.dlq_depth(view.cluster), ["cluster_name", "dlq", "source"])
-
-
-def dlq_inflow_history(view: View) -> Loaded[pd.DataFrame]:
-    return range_frame(
-        view, queries.dlq_inflow(view.cluster, view.window), ["broker", "cluster_name", "dlq"]
+def dlq_history(view: View) -> tuple[Loaded[pd.DataFrame], Loaded[pd.DataFrame]]:
+    """(DLQ depth, dead-lettered per second) over the range, fetched at once."""
+    depth, inflow = range_frames(
+        view,
+        [
+            (queries.dlq_depth(view.cluster), ["cluster_name", "dlq", "source"]),
+            (queries.dlq_inflow(view.cluster, view.window), ["broker", "cluster_name", "dlq"]),
+        ],
     )
+    return depth, inflow
 
 
 def dlq_reasons(view: View) -> Loaded[pd.DataFrame]:

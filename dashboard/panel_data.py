@@ -38,9 +38,56 @@ class View:
 
 def instant_frame(view: View, promql: str, labels: Sequence[str]) -> Loaded[pd.DataFrame]:
     got = loaders.instant(view.settings.prometheus_url, view.settings.http_timeout_seconds, promql)
+    return _frame(got, labels)
+
+
+def _frame(got: Loaded[list[dict[str, Any]]], labels: Sequence[str]) -> Loaded[pd.DataFrame]:
     if got.value is None:
         return Loaded(problem=got.problem, missing=got.missing)
     return Loaded(shaping.vector_frame(got.value, labels))
+
+
+def _scalar(got: Loaded[list[dict[str, Any]]]) -> Loaded[float | None]:
+    if got.value is None:
+        return Loaded(problem=got.problem)
+    return Loaded(shaping.scalar_value(got.value))
+
+
+def instant_batch(view: View, promqls: Sequence[str]) -> tuple[Loaded[list[dict[str, Any]]], ...]:
+    """A panel's instant queries, sent at once and cached together (`loaders.instants`)."""
+    s = view.settings
+    return loaders.instants(s.prometheus_url, s.http_timeout_seconds, tuple(promqls))
+
+
+def instant_frames(
+    view: View, queries_labels: Sequence[tuple[str, Sequence[str]]]
+) -> list[Loaded[pd.DataFrame]]:
+    got = instant_batch(view, [q for q, _ in queries_labels])
+    return [_frame(g, labels) for g, (_, labels) in zip(got, queries_labels, strict=True)]
+
+
+def range_frames(
+    view: View,
+    queries_labels: Sequence[tuple[str, Sequence[str]]],
+    range_seconds: int | None = None,
+) -> list[Loaded[pd.DataFrame]]:
+    """`range_frame` for several queries of one panel, sent at once."""
+    span = range_seconds or view.filters.range_seconds
+    got = loaders.series_set(
+        view.settings.prometheus_url,
+        view.settings.http_timeout_seconds,
+        tuple(q for q, _ in queries_labels),
+        span,
+        step_seconds(span),
+        loaders.time_bucket(time.time()),
+    )
+    out: list[Loaded[pd.DataFrame]] = []
+    for g, (_, labels) in zip(got, queries_labels, strict=True):
+        if g.value is None:
+            out.append(Loaded(problem=g.problem, missing=g.missing))
+        else:
+            out.append(Loaded(shaping.matrix_frame(g.value, labels)))
+    return out
 
 
 def range_frame(
@@ -59,13 +106,6 @@ def range_frame(
     if got.value is None:
         return Loaded(problem=got.problem, missing=got.missing)
     return Loaded(shaping.matrix_frame(got.value, labels))
-
-
-def scalar(view: View, promql: str) -> Loaded[float | None]:
-    got = loaders.instant(view.settings.prometheus_url, view.settings.http_timeout_seconds, promql)
-    if got.value is None:
-        return Loaded(problem=got.problem)
-    return Loaded(shaping.scalar_value(got.value))
 
 
 def cluster_options(settings: DashboardSettings) -> Loaded[list[str]]:
@@ -114,17 +154,30 @@ def health_tiles(view: View) -> HealthTiles:
             problems.append(got.problem)
         return got.value
 
-    up = keep(instant_frame(view, queries.collectors_up(view.cluster), ["broker", "cluster_name"]))
-    status = keep(statuses(view))
+    c, w = view.cluster, view.window
+    got = instant_batch(
+        view,
+        [
+            queries.collectors_up(c),
+            queries.group_statuses(c),
+            queries.total_backlog(c),
+            queries.produce_rate_total(c, w),
+            queries.consume_rate_total(c, w),
+            queries.dlq_depth_total(c),
+        ],
+    )
+    up = keep(_frame(got[0], ["broker", "cluster_name"]))
+    status = keep(_frame(got[1], [*GROUP_LABELS, "status"]))
     alerts = keep(_alerts(view))
+    backlog, produced, consumed, dlq = (keep(_scalar(g)) for g in got[2:])
     return HealthTiles(
         brokers_up=None if up is None else int((up["value"] == 1).sum()),
         brokers_total=None if up is None else len(up),
         groups_by_status={} if status is None else shaping.status_counts(status),
-        backlog_messages=keep(scalar(view, queries.total_backlog(view.cluster))),
-        produce_rate=keep(scalar(view, queries.produce_rate_total(view.cluster, view.window))),
-        consume_rate=keep(scalar(view, queries.consume_rate_total(view.cluster, view.window))),
-        dlq_depth=keep(scalar(view, queries.dlq_depth_total(view.cluster))),
+        backlog_messages=backlog,
+        produce_rate=produced,
+        consume_rate=consumed,
+        dlq_depth=dlq,
         firing_alerts=None if alerts is None else alert_tables.firing_count(alerts, view.cluster),
         problems=tuple(dict.fromkeys(problems)),
     )
@@ -139,13 +192,19 @@ def lag_table(view: View, group: str | None = None) -> Loaded[pd.DataFrame]:
     """Lag per group now, worst first, with status, thresholds and the collector's reason.
     The collector's reasons are optional: the table still shows when its API is down."""
     c = view.cluster
-    parts = [
-        instant_frame(view, queries.lag_messages_by_group(c, group), GROUP_LABELS),
-        instant_frame(view, queries.lag_seconds_by_group(c, group), GROUP_LABELS),
-        statuses(view, group),
-        instant_frame(view, queries.thresholds_messages(c, group), ["cluster_name", "group"]),
-        instant_frame(view, queries.thresholds_seconds(c, group), ["cluster_name", "group"]),
-    ]
+    parts = instant_frames(
+        view,
+        [
+            (queries.lag_messages_by_group(c, group), GROUP_LABELS),
+            (queries.lag_seconds_by_group(c, group), GROUP_LABELS),
+            (queries.group_statuses(c), [*GROUP_LABELS, "status"]),
+            (queries.thresholds_messages(c, group), ["cluster_name", "group"]),
+            (queries.thresholds_seconds(c, group), ["cluster_name", "group"]),
+        ],
+    )
+    found = parts[2].value
+    if found is not None and group is not None:
+        parts[2] = Loaded(found[found["group"] == group].reset_index(drop=True))
     for part in parts:
         if part.value is None:
             return Loaded(problem=part.problem)
@@ -194,26 +253,28 @@ def notifications_table(view: View) -> Loaded[pd.DataFrame]:
 
 
 def flow_graph(view: View) -> Loaded[FlowGraph]:
-    w = view.window
-    parts = [
-        instant_frame(
-            view, queries.flow_edge_rate(w), ["from_service", "to_service", "event_type"]
-        ),
-        instant_frame(view, queries.hop_latency_quantile(0.95, w), ["from_service", "to_service"]),
-        instant_frame(view, queries.consume_rate_by_group_topic(w), [*GROUP_LABELS, "topic"]),
-        statuses(view),
-    ]
-    for part in parts:
+    w, c = view.window, view.cluster
+    parts = instant_frames(
+        view,
+        [
+            (queries.flow_edge_rate(w), ["from_service", "to_service", "event_type"]),
+            (queries.hop_latency_quantile(0.95, w), ["from_service", "to_service"]),
+            (queries.consume_rate_by_group_topic(w), [*GROUP_LABELS, "topic"]),
+            (queries.group_statuses(c), [*GROUP_LABELS, "status"]),
+            (queries.routing_edges(c), ROUTING_LABELS),
+            (queries.failing_rules(c), ["bus", "rule"]),
+        ],
+    )
+    routing, failing = parts[4].value, parts[5].value
+    for part in parts[:4]:
         if part.value is None:
             return Loaded(problem=part.problem)
-    flows, p95, consumption, status = (p.value for p in parts)
+    flows, p95, consumption, status = (p.value for p in parts[:4])
     assert flows is not None and p95 is not None and consumption is not None and status is not None
     if view.cluster:
         consumption = consumption[consumption["cluster_name"] == view.cluster]
     hidden = frozenset({view.settings.tap_group})
-    # broker routing (EventBridge) is optional: without it the graph is still drawn
-    routing = instant_frame(view, queries.routing_edges(view.cluster), ROUTING_LABELS).value
-    failing = instant_frame(view, queries.failing_rules(view.cluster), ["bus", "rule"]).value
+    # broker routing (EventBridge, parts 4 and 5) is optional: without it the graph is drawn
     return Loaded(
         build_flow_graph(
             flows,

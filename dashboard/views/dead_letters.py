@@ -19,9 +19,10 @@ def dead_letters() -> None:
     elif depth.value is not None:
         table(depth.value)
     cols = st.columns(2)
+    depth_history, inflow_history = history.dlq_history(view)
     for col, got, title, unit in (
-        (cols[0], history.dlq_depth_history(view), "DLQ depth", "messages"),
-        (cols[1], history.dlq_inflow_history(view), "Dead-lettered per second", "messages/s"),
+        (cols[0], depth_history, "DLQ depth", "messages"),
+        (cols[1], inflow_history, "Dead-lettered per second", "messages/s"),
     ):
         with col:
             show_problems([got])

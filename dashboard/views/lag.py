@@ -39,11 +39,9 @@ def group_panel(group: str) -> None:
             cols[3].metric("Broker state", states or "—", border=True)
             if row["reason"]:
                 st.caption(f"Why: {row['reason']}")
-    for unit, load in (
-        ("messages", history.group_lag_messages),
-        ("seconds", history.group_lag_seconds),
-    ):
-        got = load(view, group)
+    lag_messages, lag_seconds, consume, produce = history.group_history(view, group)
+    thresholds = history.thresholds_of(lag.value)
+    for unit, got in (("messages", lag_messages), ("seconds", lag_seconds)):
         show_problems([got])
         if got.value is not None:
             st.plotly_chart(
@@ -52,7 +50,7 @@ def group_panel(group: str) -> None:
                     ["cluster_name", "group"],
                     f"Lag in {unit}",
                     unit,
-                    threshold=history.group_threshold(view, group, unit),
+                    threshold=thresholds.get(unit),
                 ),
                 width="stretch",
             )
@@ -62,7 +60,6 @@ def group_panel(group: str) -> None:
     if partitions.value is not None:
         table(partitions.value)
     st.subheader("Consume vs produce rate")
-    consume, produce = history.group_rates(view, group)
     show_problems([consume, produce])
     if consume.value is not None and produce.value is not None:
         st.plotly_chart(

@@ -23,8 +23,7 @@ def throughput() -> None:
         st.info("No produce or consume counters in Prometheus yet.")
     elif now.value is not None:
         table(now.value)
-    produced = history.produce_rates(view, topic)
-    consumed = history.consume_rates(view, topic)
+    produced, consumed = history.throughput_history(view, topic)
     show_problems([produced, consumed])
     if produced.value is not None:
         st.plotly_chart(

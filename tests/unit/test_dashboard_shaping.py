@@ -265,3 +265,12 @@ def test_top_series_leaves_few_series_alone() -> None:
 def test_series_names_join_non_empty_labels() -> None:
     data = pd.DataFrame({"broker": ["kafka", "kafka"], "topic": ["t", ""], "value": [1, 2]})
     assert shaping.series_names(data, ["broker", "topic"]).tolist() == ["kafka / t", "kafka"]
+
+
+def test_thresholds_to_draw_come_from_the_lag_table_rows() -> None:
+    from dashboard.history import thresholds_of
+
+    rows = pd.DataFrame({"threshold_messages": [500.0, 100.0], "threshold_seconds": [None, None]})
+    assert thresholds_of(rows) == {"messages": 100.0, "seconds": None}  # the lowest; unknown
+    assert thresholds_of(None) == {"messages": None, "seconds": None}
+    assert thresholds_of(rows.iloc[:0]) == {"messages": None, "seconds": None}
