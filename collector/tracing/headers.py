@@ -26,7 +26,11 @@ from collector.tracing.config import TracingConfig
 from collector.tracing.hop import Hop
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,200}")
+ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"  # ID_PATTERN's
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_TRACEPARENT_BYTES = re.compile(rb"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+_TEXT_CACHE_SIZE = 4096  # distinct short header values (event types, services) kept decoded
 
 DLQ_REASON_HEADERS = ("dlq_error", "error", "x-exception-message", "kafka_dlt-exception-message")
 DLQ_RETRY_HEADERS = ("dlq_retry_count", "retry_count", "x-retry-count", "retries")
@@ -78,15 +82,76 @@ class Skipped:
     reason: str
 
 
+HeaderValues = tuple[str, str, str, str, bool, str, str, int]
+"""What `read_headers` found, in `EventHeaders` field order (a tuple: the tap's hot path)."""
+
+
 def parse_headers(headers: Any, rules: HeaderRules) -> EventHeaders | Skipped:
     """`headers`: a list of (name, value) pairs as consumed (value bytes, str or None)."""
+    got = read_headers(headers, rules)
+    return Skipped(got) if isinstance(got, str) else EventHeaders(*got)
+
+
+def read_headers(headers: Any, rules: HeaderRules) -> HeaderValues | str:
+    """`parse_headers` without the wrapping: the values, or the skip reason as a string.
+
+    Fast path for the common shape (a list of str names, already lower case, each once, with
+    bytes values): one dict, one size sum; anything else goes through `_first_values`, which
+    applies the rules header by header. Both give the same answer (tested on random input).
+    """
+    first: dict[str, bytes | str] | None = None
+    if type(headers) is list:
+        try:
+            fast: dict[str, bytes] = dict(headers)
+            names = "".join(fast)  # TypeError unless every name is a str
+            size = len(names) + len(b"".join(fast.values()))  # …and every value bytes
+        except (TypeError, ValueError):
+            pass
+        else:
+            if len(fast) == len(headers) and names == names.lower():
+                if size > rules.max_header_bytes:
+                    return SKIP_OVERSIZE
+                first = fast  # type: ignore[assignment]
+    if first is None:
+        got = _first_values(headers, rules.max_header_bytes)
+        if isinstance(got, str):
+            return got
+        first = got
+    raw_id = _first(first, rules.id_headers)
+    if raw_id is None:
+        return SKIP_NO_ID
+    try:
+        ident = raw_id.decode("utf-8") if isinstance(raw_id, bytes) else raw_id
+    except UnicodeDecodeError:
+        return SKIP_NOT_UTF8
+    ident = ident.strip()
+    if not ident:
+        return SKIP_NO_ID
+    if len(ident) > 200 or ident.strip(ID_CHARS):  # strip() leaves what is not allowed
+        return SKIP_BAD_HEADER
+    event_type = _text(_first(first, rules.event_type_headers))
+    service = _text(_first(first, rules.service_headers))
+    traceparent = first.get("traceparent")
+    tp = _traceparent(traceparent) if traceparent else ""
+    if _DLQ_HEADERS.isdisjoint(first):  # the common case: no dead-letter headers at all
+        return (ident, event_type, service, tp, False, "", "", 0)
+    return (
+        ident, event_type, service, tp,
+        any(first.get(h) for h in DLQ_MARKER_HEADERS),
+        _text(_first(first, DLQ_REASON_HEADERS)),
+        _text(_first(first, DLQ_SERVICE_HEADERS)),
+        _count(_text(_first(first, DLQ_RETRY_HEADERS))),
+    )  # fmt: skip
+
+
+def _first_values(headers: Any, limit: int) -> dict[str, bytes | str] | str:
+    """Header name (lower case) -> its first non-empty value; or a skip reason."""
     if headers is None:
-        return Skipped(SKIP_NO_ID)
+        return SKIP_NO_ID
     if isinstance(headers, str | bytes) or not isinstance(headers, Iterable):
-        return Skipped(SKIP_BAD_HEADER)
+        return SKIP_BAD_HEADER
     first: dict[str, bytes | str] = {}
     size = 0
-    limit = rules.max_header_bytes
     try:
         for name, value in headers:  # not a pair → ValueError/TypeError below
             if value is None:
@@ -95,46 +160,17 @@ def parse_headers(headers: Any, rules: HeaderRules) -> EventHeaders | Skipped:
                 value = str(value)
             if not isinstance(name, str):
                 if not isinstance(name, bytes):
-                    return Skipped(SKIP_BAD_HEADER)
+                    return SKIP_BAD_HEADER
                 name = name.decode("utf-8", "replace")
             size += len(name) + len(value)
             if size > limit:
-                return Skipped(SKIP_OVERSIZE)
+                return SKIP_OVERSIZE
             key = name.lower()
             if not first.get(key):
                 first[key] = value
     except (TypeError, ValueError):
-        return Skipped(SKIP_BAD_HEADER)
-    raw_id = _first(first, rules.id_headers)
-    if raw_id is None:
-        return Skipped(SKIP_NO_ID)
-    try:
-        ident = raw_id.decode("utf-8") if isinstance(raw_id, bytes) else raw_id
-    except UnicodeDecodeError:
-        return Skipped(SKIP_NOT_UTF8)
-    ident = ident.strip()
-    if not ident:
-        return Skipped(SKIP_NO_ID)
-    if not ID_PATTERN.fullmatch(ident):
-        return Skipped(SKIP_BAD_HEADER)
-    traceparent = first.get("traceparent")
-    if not (first.keys() & _DLQ_HEADERS):  # the common case: no dead-letter headers at all
-        return EventHeaders(
-            correlation_id=ident,
-            event_type=_text(_first(first, rules.event_type_headers)),
-            service=_text(_first(first, rules.service_headers)),
-            traceparent=valid_traceparent(_text(traceparent)) if traceparent else "",
-        )
-    return EventHeaders(
-        correlation_id=ident,
-        event_type=_text(_first(first, rules.event_type_headers)),
-        service=_text(_first(first, rules.service_headers)),
-        traceparent=valid_traceparent(_text(traceparent)) if traceparent else "",
-        dlq_marked=any(first.get(h) for h in DLQ_MARKER_HEADERS),
-        dlq_reason=_text(_first(first, DLQ_REASON_HEADERS)),
-        dlq_service=_text(_first(first, DLQ_SERVICE_HEADERS)),
-        retries=_count(_text(_first(first, DLQ_RETRY_HEADERS))),
-    )
+        return SKIP_BAD_HEADER
+    return first
 
 
 @dataclass(frozen=True)
@@ -162,9 +198,7 @@ def build_hop(
     the DLQ record); otherwise the header's producer, then `topic_services[source]`.
     """
     dlq = is_dlq_source or parsed.dlq_marked
-    service = parsed.service or topic_services.get(where.source, "")
-    if dlq and parsed.dlq_service:
-        service = parsed.dlq_service
+    service = producer_of(parsed, topic_services.get(where.source, ""), dlq)
     return Hop(
         correlation_id=parsed.correlation_id,
         event_type=parsed.event_type or where.source,
@@ -183,15 +217,38 @@ def build_hop(
     )
 
 
+def producer_of(parsed: EventHeaders | HeaderValues, topic_service: str, dlq: bool) -> str:
+    """The hop's service: the dead-lettering service for a dead letter when known, else the
+    header's producer, else the source's configured producer (`topic_services`)."""
+    if isinstance(parsed, EventHeaders):
+        service, dlq_service = parsed.service, parsed.dlq_service
+    else:
+        service, dlq_service = parsed[2], parsed[6]
+    if dlq and dlq_service:
+        return dlq_service
+    return service or topic_service
+
+
 def valid_traceparent(value: str) -> str:
     """The W3C traceparent if well-formed, else "" (version ff and all-zero IDs are invalid).
 
     Example: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" is kept as is.
     """
     m = _TRACEPARENT.fullmatch(value.strip())
-    if not m or m.group(1) == "ff" or set(m.group(2)) == {"0"} or set(m.group(3)) == {"0"}:
+    if not m or m.group(1) == "ff" or m.group(2) == _ZERO_TRACE or m.group(3) == _ZERO_SPAN:
         return ""
     return m.group(0)
+
+
+def _traceparent(raw: bytes | str) -> str:
+    """`valid_traceparent` of a header value; bytes already in the canonical form skip the
+    decode-and-strip."""
+    if isinstance(raw, bytes) and _TRACEPARENT_BYTES.fullmatch(raw):
+        value = raw.decode("ascii")
+        if value[:2] == "ff" or value[3:35] == _ZERO_TRACE or value[36:52] == _ZERO_SPAN:
+            return ""
+        return value
+    return valid_traceparent(_text(raw))
 
 
 def allowed_fields(payload: bytes | None, names: tuple[str, ...], limit: int) -> dict[str, str]:
@@ -223,9 +280,25 @@ def _first(values: Mapping[str, bytes | str], names: tuple[str, ...]) -> bytes |
     return None
 
 
+_TEXT_CACHE: dict[bytes | str, str] = {}
+
+
 def _text(value: bytes | str | None) -> str:
+    """A header value as printable text of at most 200 characters, else "". Short values are
+    cached: event types and service names repeat on every event."""
     if value is None:
         return ""
+    text = _TEXT_CACHE.get(value)
+    if text is None:
+        text = _decode_text(value)
+        if len(value) <= 200:
+            if len(_TEXT_CACHE) >= _TEXT_CACHE_SIZE:
+                _TEXT_CACHE.clear()
+            _TEXT_CACHE[value] = text
+    return text
+
+
+def _decode_text(value: bytes | str) -> str:
     if isinstance(value, bytes):
         try:
             value = value.decode("utf-8")

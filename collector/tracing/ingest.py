@@ -1,28 +1,50 @@
-"""Store one batch of hops inside an open SQLite transaction, set-based (a statement per step,
-not per hop), and say what the batch changed for the metrics.
+"""Store one batch of hops inside an open SQLite transaction, and say what it changed.
 
-Steps: stage the batch in a temp table; `INSERT OR IGNORE … RETURNING` into `hops` (the unique
-identity drops what is already stored, and returns only the new rows); give new Kafka hops the
-consumptions of groups that committed past them before the tap stored them; find each new
-hop's previous hop (service-graph edge, hop latency); upsert the journey summaries; note
-journeys that just reached a final state (trace duration, span export).
+A batch arrives as row tuples (`HopRow`, the `hops` columns in order), so the Kafka tap never
+builds a `Hop` per event. Steps, each one statement or one pass over the batch:
+1. `executemany` of a prepared `INSERT OR IGNORE` into `hops`: the unique identity drops what
+   is already stored. SQLite numbers new rows above the largest id, so `id > last_id` is this
+   batch; only when some rows were ignored (a re-read after a crash) is it read back to learn
+   which.
+2. new Kafka hops get the consumptions of groups that committed past them before the tap stored
+   them (only when such commits exist for the batch's topics);
+3. per journey, in `hop_order`: each new hop's previous hop (`journey.previous_hop`'s rule:
+   the latest earlier hop whose source the hop's service reads, else the latest; dead letters
+   cause nothing) gives a service-graph edge and a hop latency; the journey summary is updated
+   and upserted once; journeys that just reached a final state are noted (trace duration, span
+   export).
 """
 
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final, NamedTuple
 
 from collector.tracing.hop import Hop
-from collector.tracing.journey import hop_order, previous_hop
 
 HOP_COLUMNS = (
     "correlation_id, event_type, broker, cluster_name, source, partition, offset, produced_at, "
     "service, traceparent, dlq, dlq_reason, retries, fields"
 )
-STAGE = f"CREATE TEMP TABLE IF NOT EXISTS batch ({HOP_COLUMNS})"
+HopRow = tuple[str, str, str, str, str, int, int, float, str, str, int, str, int, str]
+"""A hop as stored: the `HOP_COLUMNS` in order (dlq 0/1, fields as JSON text or "")."""
+# positions in a HopRow (Final, so the type checker knows each field's type)
+CID: Final = 0
+ETYPE: Final = 1
+BROKER: Final = 2
+CLUSTER: Final = 3
+SOURCE: Final = 4
+PART: Final = 5
+OFF: Final = 6
+AT: Final = 7
+SERVICE: Final = 8
+DLQ: Final = 10
+
+INSERT_HOP = f"INSERT OR IGNORE INTO hops ({HOP_COLUMNS}) VALUES ({','.join('?' * 14)})"
 
 _CONSUMED_BEFORE_STORED = (
     "INSERT OR IGNORE INTO consumptions"
@@ -30,16 +52,15 @@ _CONSUMED_BEFORE_STORED = (
     "  coalesce(r.service, m.grp),"
     "  CASE WHEN m.prev_committed IS NULL OR b.offset >= m.prev_committed"
     "   THEN m.seen_at ELSE m.prev_seen_at END"
-    " FROM batch b JOIN commit_marks m ON m.cluster_name = b.cluster_name"
+    " FROM hops b JOIN commit_marks m ON m.cluster_name = b.cluster_name"
     "  AND m.topic = b.source AND m.partition = b.partition AND m.committed > b.offset"
     " LEFT JOIN readers r ON r.broker = 'kafka' AND r.cluster_name = m.cluster_name"
     "  AND r.source = m.topic AND r.grp = m.grp"
-    " WHERE b.broker = 'kafka'"
+    " WHERE b.id > ? AND b.broker = 'kafka'"
 )
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(NamedTuple):
     """One hop that followed another: feeds flow_events_total and hop_latency_seconds."""
 
     from_service: str
@@ -63,7 +84,7 @@ class EventClasses:
     compensation: frozenset[str]
 
 
-def hop_row(hop: Hop) -> tuple[object, ...]:
+def hop_row(hop: Hop) -> HopRow:
     return (
         hop.correlation_id, hop.event_type, hop.broker, hop.cluster_name, hop.source,
         hop.partition, hop.offset, hop.produced_at, hop.service, hop.traceparent, int(hop.dlq),
@@ -82,59 +103,115 @@ def hop_of_row(row: Sequence[object]) -> Hop:
     )  # fmt: skip
 
 
+row_order = operator.itemgetter(AT, DLQ, BROKER, SOURCE, PART, OFF)
+"""`journey.hop_order` of a row: produce time, dead letters after their original."""
+
+
 def insert_batch(
     db: sqlite3.Connection,
-    hops: Sequence[Hop],
+    rows: Sequence[HopRow],
     classes: EventClasses,
     readers: Mapping[str, set[str]],
+    marked: Collection[tuple[str, str]] = (),
 ) -> IngestResult:
-    """Store `hops` (inside the caller's transaction); see the module docstring."""
+    """Store `rows` (inside the caller's transaction); see the module docstring. `marked`:
+    the (cluster, topic) pairs some Kafka group has committed offsets on."""
     result = IngestResult()
-    db.execute("DELETE FROM batch")
-    db.executemany(f"INSERT INTO batch VALUES ({','.join('?' * 14)})", map(hop_row, hops))
-    rows = db.execute(
-        f"INSERT OR IGNORE INTO hops ({HOP_COLUMNS}) SELECT {HOP_COLUMNS} FROM batch"
-        " WHERE true RETURNING id, broker, cluster_name, source, partition, offset"
-    ).fetchall()
-    given = {(h.broker, h.cluster_name, h.source, h.partition, h.offset): h for h in hops}
-    new = sorted((given[tuple(row[1:])] for row in rows), key=hop_order)
-    result.inserted, result.duplicates = len(new), len(hops) - len(new)
+    last_id = db.execute("SELECT coalesce(max(id), 0) FROM hops").fetchone()[0]
+    changes = db.total_changes
+    db.executemany(INSERT_HOP, rows)
+    added = db.total_changes - changes
+    new = sorted(rows if added == len(rows) else _new_rows(db, rows, last_id), key=row_order)
+    result.inserted, result.duplicates = len(new), len(rows) - len(new)
     if not new:
         return result
-    db.execute(_CONSUMED_BEFORE_STORED)
-    journeys = _journeys(db, sorted({h.correlation_id for h in new}))
-    earlier = _earlier_hops(db, journeys, {row[0] for row in rows})
-    for hop in new:
-        known = earlier.setdefault(hop.correlation_id, [])
-        if not hop.dlq and known:
-            prev = previous_hop(hop, known, readers)
-            if prev is not None:
-                result.edges.append(
-                    Edge(prev.service, hop.service, prev.event_type,
-                         hop.produced_at - prev.produced_at)
-                )  # fmt: skip
-        known.append(hop)
-        row = journeys.get(hop.correlation_id)
-        if row is None:
-            row = journeys[hop.correlation_id] = JourneyRow.first(hop)
-            was_final = False
-        else:
-            was_final = row.final
-            row.add(hop)
-        comp = hop.event_type in classes.compensation
-        term = hop.event_type in classes.terminal
-        row.dlq, row.compensated = row.dlq or hop.dlq, row.compensated or comp
-        row.terminal = row.terminal or term
-        if row.final and not was_final:
-            result.finished.append(
-                (row.first_event_type, max(0.0, hop.produced_at - row.started_at))
-            )
-            result.finished_ids.append(hop.correlation_id)
+    if marked and not {(r[CLUSTER], r[SOURCE]) for r in new}.isdisjoint(marked):
+        db.execute(_CONSUMED_BEFORE_STORED, (last_id,))
+    by_journey: dict[str, list[HopRow]] = {}
+    for row in new:
+        by_journey.setdefault(row[CID], []).append(row)
+    journeys = _journeys(db, list(by_journey))
+    earlier = _earlier_rows(db, journeys, last_id)
+    reads: dict[str, set[str]] = {}  # service -> the sources it reads
+    for source, services in readers.items():
+        for service in services:
+            reads.setdefault(service, set()).add(source)
+    for cid, added_rows in by_journey.items():
+        _walk(cid, added_rows, earlier.get(cid, []), journeys, reads, classes, result)
     db.executemany(
         f"INSERT OR REPLACE INTO journeys VALUES ({','.join('?' * 12)})",
-        (r.values() for r in journeys.values() if r.touched),
+        [journeys[cid].values() for cid in by_journey],
     )
     return result
+
+
+def _new_rows(db: sqlite3.Connection, rows: Sequence[HopRow], last_id: int) -> list[HopRow]:
+    """The rows this batch inserted (the first of each identity), when some were ignored."""
+    fresh = set(
+        db.execute(
+            "SELECT broker, cluster_name, source, partition, offset FROM hops WHERE id > ?",
+            (last_id,),
+        ).fetchall()
+    )
+    out = []
+    for row in rows:
+        identity = (row[BROKER], row[CLUSTER], row[SOURCE], row[PART], row[OFF])
+        if identity in fresh:
+            fresh.discard(identity)
+            out.append(row)
+    return out
+
+
+def _walk(
+    cid: str,
+    added: list[HopRow],
+    stored: list[HopRow],
+    journeys: dict[str, JourneyRow],
+    reads: Mapping[str, set[str]],
+    classes: EventClasses,
+    result: IngestResult,
+) -> None:
+    """One journey's new hops (sorted) among its stored ones: edges, summary, finish."""
+    summary = journeys.get(cid)
+    was_final = summary.final if summary is not None else False
+    new_ids = {id(r) for r in added} if stored else None
+    latest: HopRow | None = None  # the latest earlier hop that can cause one (not a DLQ)
+    latest_by_source: dict[str, HopRow] = {}
+    for row in sorted(stored + added, key=row_order) if stored else added:
+        if new_ids is None or id(row) in new_ids:
+            if latest is not None and not row[DLQ]:
+                service = row[SERVICE]
+                prev = _cause(reads.get(service) if service else None, latest, latest_by_source)
+                result.edges.append(
+                    Edge(prev[SERVICE], row[SERVICE], prev[ETYPE], row[AT] - prev[AT])
+                )
+            if summary is None:
+                summary = journeys[cid] = JourneyRow.first(row)
+            else:
+                summary.add(row)
+            summary.dlq = summary.dlq or bool(row[DLQ])
+            summary.compensated = summary.compensated or row[ETYPE] in classes.compensation
+            summary.terminal = summary.terminal or row[ETYPE] in classes.terminal
+            if summary.final and not was_final:
+                was_final = True
+                result.finished.append(
+                    (summary.first_event_type, max(0.0, row[AT] - summary.started_at))
+                )
+                result.finished_ids.append(cid)
+        if not row[DLQ]:
+            latest = latest_by_source[row[SOURCE]] = row
+
+
+def _cause(
+    reads: set[str] | None, latest: HopRow, latest_by_source: Mapping[str, HopRow]
+) -> HopRow:
+    """The latest earlier hop on a source the hop's service reads, else the latest one."""
+    best: HopRow | None = None
+    if reads:
+        for source, row in latest_by_source.items():
+            if source in reads and (best is None or row_order(row) > row_order(best)):
+                best = row
+    return best or latest
 
 
 @dataclass
@@ -153,30 +230,27 @@ class JourneyRow:
     terminal: bool
     services: str  # "|a|b|": instr() finds "|a|" in SQL searches
     event_types: str
-    touched: bool = False
 
     @classmethod
-    def first(cls, hop: Hop) -> JourneyRow:
-        return cls(hop.correlation_id, hop.produced_at, hop.produced_at, 1, hop.event_type,
-                   hop.service, hop.event_type, False, False, False, f"|{hop.service}|",
-                   f"|{hop.event_type}|", touched=True)  # fmt: skip
+    def first(cls, row: HopRow) -> JourneyRow:
+        return cls(row[CID], row[AT], row[AT], 1, row[ETYPE], row[SERVICE], row[ETYPE],
+                   False, False, False, f"|{row[SERVICE]}|", f"|{row[ETYPE]}|")  # fmt: skip
 
     @property
     def final(self) -> bool:
         return self.dlq or self.compensated or self.terminal
 
-    def add(self, hop: Hop) -> None:
-        self.touched = True
+    def add(self, row: HopRow) -> None:
+        at, service, event_type = row[AT], row[SERVICE], row[ETYPE]
         self.hops += 1
-        if hop.produced_at < self.started_at:
-            self.started_at, self.first_event_type = hop.produced_at, hop.event_type
-        if hop.produced_at >= self.ended_at:
-            self.ended_at = hop.produced_at
-            self.last_service, self.last_event_type = hop.service, hop.event_type
-        if f"|{hop.service}|" not in self.services:
-            self.services += f"{hop.service}|"
-        if f"|{hop.event_type}|" not in self.event_types:
-            self.event_types += f"{hop.event_type}|"
+        if at < self.started_at:
+            self.started_at, self.first_event_type = at, event_type
+        if at >= self.ended_at:
+            self.ended_at, self.last_service, self.last_event_type = at, service, event_type
+        if f"|{service}|" not in self.services:
+            self.services += f"{service}|"
+        if f"|{event_type}|" not in self.event_types:
+            self.event_types += f"{event_type}|"
 
     def values(self) -> tuple[object, ...]:
         return (
@@ -202,28 +276,27 @@ def _journeys(db: sqlite3.Connection, ids: list[str]) -> dict[str, JourneyRow]:
     return out
 
 
-def _earlier_hops(
-    db: sqlite3.Connection, summaries: Mapping[str, JourneyRow], new_ids: set[int]
-) -> dict[str, list[Hop]]:
+def _earlier_rows(
+    db: sqlite3.Connection, summaries: Mapping[str, JourneyRow], last_id: int
+) -> dict[str, list[HopRow]]:
     """The stored hops of these journeys from before this batch (the latest RECENT_HOPS)."""
-    out: dict[str, list[Hop]] = {}
+    out: dict[str, list[HopRow]] = {}
     small = sorted(cid for cid, s in summaries.items() if s.hops <= RECENT_HOPS)
-    rows: list[Sequence[object]] = []
+    rows: list[HopRow] = []
     for chunk in _chunks(small):
         marks = ",".join("?" * len(chunk))
         rows += db.execute(
-            f"SELECT id, {HOP_COLUMNS} FROM hops WHERE correlation_id IN ({marks})", chunk
+            f"SELECT {HOP_COLUMNS} FROM hops WHERE correlation_id IN ({marks}) AND id <= ?",
+            (*chunk, last_id),
         ).fetchall()
     for cid in sorted(cid for cid, s in summaries.items() if s.hops > RECENT_HOPS):
         rows += db.execute(
-            f"SELECT id, {HOP_COLUMNS} FROM hops WHERE correlation_id = ?"
+            f"SELECT {HOP_COLUMNS} FROM hops WHERE correlation_id = ? AND id <= ?"
             " ORDER BY produced_at DESC LIMIT ?",
-            (cid, RECENT_HOPS + len(new_ids)),
+            (cid, last_id, RECENT_HOPS),
         ).fetchall()
     for row in rows:
-        if row[0] not in new_ids:
-            hop = hop_of_row(row[1:])
-            out.setdefault(hop.correlation_id, []).append(hop)
+        out.setdefault(row[CID], []).append(row)
     return out
 
 

@@ -13,11 +13,20 @@ Tables:
 Writes go through one connection under a lock, in one transaction per batch: a tap commits its
 broker offsets / acks only after `insert_hops` returned. Reads use a connection per thread.
 What a batch does is in `ingest`; consumption bookkeeping in `consumption`.
+
+Durability: WAL with `synchronous=NORMAL`. A committed transaction is in the WAL file before
+COMMIT returns, so a process crash (kill -9) loses none; a power loss or kernel crash may lose
+the last transactions (not synced yet), never corrupt the file. The tap then re-reads them if
+their broker offsets were not committed either, and loses them if they were.
+Checkpoints (copying the WAL into the database, with an fsync) run on a thread of their own
+every `CHECKPOINT_SECONDS`, so the writer never waits for one; SQLite's own automatic
+checkpoint, on the writer, stays as a backstop if that thread falls behind.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,10 +37,11 @@ from collector.tracing.consumption import record_commit, record_delivery
 from collector.tracing.hop import Consumption, Hop
 from collector.tracing.ingest import (
     HOP_COLUMNS,
-    STAGE,
     EventClasses,
+    HopRow,
     IngestResult,
     hop_of_row,
+    hop_row,
     insert_batch,
 )
 from collector.tracing.journey import SourceKey
@@ -67,7 +77,12 @@ CREATE INDEX IF NOT EXISTS journeys_by_end ON journeys (ended_at);
 
 __all__ = ["EventClasses", "IngestResult", "StoreError", "TraceStore"]
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
+
+CHECKPOINT_SECONDS = 0.25
+BACKSTOP_CHECKPOINT_PAGES = 16384  # 64 MB of WAL before the writer checkpoints itself
 
 
 class StoreError(RuntimeError):
@@ -85,14 +100,42 @@ class TraceStore:
         try:
             self._db = self._connect()
             self._db.executescript(SCHEMA)
-            self._db.execute(STAGE)
             self.hop_count = int(self._db.execute("SELECT COUNT(*) FROM hops").fetchone()[0])
             self._readers: dict[str, set[str]] = {}
             self._marks: dict[tuple[str, str, str, int], int] = {}  # last commit written
             for source, service in self._db.execute("SELECT source, service FROM readers"):
                 self._readers.setdefault(source, set()).add(service)
+            # (cluster, topic) with some group's commit: new hops there may be consumed already
+            self._marked: set[tuple[str, str]] = set(
+                self._db.execute("SELECT DISTINCT cluster_name, topic FROM commit_marks")
+            )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open trace store {self.path}: {exc}") from exc
+        self._closing = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if self.path != ":memory:":
+            self._db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_CHECKPOINT_PAGES}")
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="trace-store-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        """PASSIVE checkpoints beside the writer: SQLite runs them without the GIL and without
+        blocking writers or readers."""
+        try:
+            db = self._connect()
+        except sqlite3.Error as exc:
+            log.warning("trace store: no checkpoint thread (%s); the writer checkpoints", exc)
+            return
+        try:
+            while not self._closing.wait(CHECKPOINT_SECONDS):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:  # busy or I/O: the next round (or the backstop)
+                    log.debug("trace store: checkpoint failed: %s", exc)
+        finally:
+            db.close()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -110,6 +153,9 @@ class TraceStore:
         return db
 
     def close(self) -> None:
+        self._closing.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join()
         with self._lock:
             self._db.close()
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -139,11 +185,15 @@ class TraceStore:
 
     def insert_hops(self, hops: Sequence[Hop]) -> IngestResult:
         """Store `hops` in one transaction; a hop already stored (same identity) is skipped."""
-        if not hops:
+        return self.insert_rows([hop_row(h) for h in hops])
+
+    def insert_rows(self, rows: Sequence[HopRow]) -> IngestResult:
+        """`insert_hops` for hops already in row form (`ingest.HopRow`): the Kafka tap's path."""
+        if not rows:
             return IngestResult()
         return self._write(
             "write",
-            lambda db: insert_batch(db, hops, self.classes, self._readers),
+            lambda db: insert_batch(db, rows, self.classes, self._readers, self._marked),
             lambda result: result.inserted,
         )
 
@@ -171,6 +221,7 @@ class TraceStore:
         for (topic, partition), offset in changed.items():
             self._marks[(cluster, group, topic, partition)] = offset
             self._readers.setdefault(topic, set()).add(service)
+            self._marked.add((cluster, topic))
 
     def record_deliveries(self, deliveries: Iterable[tuple[Hop, Consumption]]) -> None:
         """RabbitMQ firehose `deliver` events: hop identity, and the queue that got it."""
