@@ -467,6 +467,10 @@ def test_flow_graph_joins_services_and_topics(monkeypatch, sources):
     assert nodes.loc["billing", "link"] == "lag?group=billing"
     names = {t["name"] for t in figure(at, 0)["data"] if t.get("name")}
     assert {"services", "topics / queues"} <= names
+    # inventory-service reads only "orders": order-service's OrderPlaced went through it
+    hovers = [h for t in figure(at, 0)["data"] for h in t.get("hovertext") or []]
+    assert any(h.startswith("order-service → orders<br>OrderPlaced") for h in hovers)
+    assert not any(h.startswith("order-service → inventory-service") for h in hovers)
 
 
 def test_journey_explorer_shows_a_linked_journey_hop_by_hop(monkeypatch, sources):
