@@ -251,7 +251,8 @@ FAMILIES: tuple[Family, ...] = (
         "hop_latency_seconds",
         Kind.HISTOGRAM,
         ("from_service", "to_service"),
-        "Time from one event of a correlation ID to the next event it caused.",
+        "Time from one event of a correlation ID to the next event it caused, or to its"
+        " consumption by a service that produced nothing after it.",
     ),
     Family(
         "trace_duration_seconds",
@@ -283,6 +284,20 @@ FAMILIES: tuple[Family, ...] = (
         Kind.GAUGE,
         BROKER_LABELS,
         "Messages the trace tap has not read yet.",
+    ),
+    Family(
+        "trace_spans_exported",
+        Kind.COUNTER,
+        (),
+        "Spans sent to the OTLP endpoint (hops, consumptions, journey roots).",
+    ),
+    Family(
+        "trace_spans_dropped",
+        Kind.COUNTER,
+        ("reason",),
+        "Spans not exported: backlog (the export fell too far behind the store), export_failed"
+        " (the endpoint refused or was unreachable), no_hop (a consumption whose hop never"
+        " arrived).",
     ),
     Family(
         "alert_notifications",

@@ -78,6 +78,8 @@ class TracingConfig:
     terminal_event_types: tuple[str, ...] = DEFAULT_TERMINAL_EVENTS
     compensation_event_types: tuple[str, ...] = DEFAULT_COMPENSATION_EVENTS
     slow_seconds: float = 30.0
+    # a consumption is judged for the service graph this long after it was seen (consumer_edges)
+    consumer_edge_delay_seconds: float = 30.0
     otlp_endpoint: str = ""  # e.g. http://127.0.0.1:4318/v1/traces; "" = no export
     otlp_service_name: str = "eventscope"
     kafka: KafkaTapConfig = KafkaTapConfig()
@@ -97,6 +99,8 @@ def validate_tracing(
     for name in ("retention_hours", "slow_seconds", "prune_interval_seconds"):
         if getattr(tracing, name) <= 0:
             raise ConfigError(f"tracing.{name}", "must be greater than 0")
+    if tracing.consumer_edge_delay_seconds < 0:
+        raise ConfigError("tracing.consumer_edge_delay_seconds", "must be 0 or more")
     for name in ("max_hops", "max_header_bytes", "max_hops_per_journey"):
         if getattr(tracing, name) < 1:
             raise ConfigError(f"tracing.{name}", "must be at least 1")

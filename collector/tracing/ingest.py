@@ -11,8 +11,7 @@ builds a `Hop` per event. Steps, each one statement or one pass over the batch:
 3. per journey, in `hop_order`: each new hop's previous hop (`journey.previous_hop`'s rule:
    the latest earlier hop whose source the hop's service reads, else the latest; dead letters
    cause nothing) gives a service-graph edge and a hop latency; the journey summary is updated
-   and upserted once; journeys that just reached a final state are noted (trace duration, span
-   export).
+   and upserted once; journeys that just reached a final state are noted (trace duration).
 """
 
 from __future__ import annotations
@@ -75,7 +74,6 @@ class IngestResult:
     duplicates: int = 0
     edges: list[Edge] = field(default_factory=list)
     finished: list[tuple[str, float]] = field(default_factory=list)  # (flow, duration seconds)
-    finished_ids: list[str] = field(default_factory=list)  # correlation IDs that just finished
 
 
 @dataclass(frozen=True)
@@ -197,7 +195,6 @@ def _walk(
                 result.finished.append(
                     (summary.first_event_type, max(0.0, row[AT] - summary.started_at))
                 )
-                result.finished_ids.append(cid)
         if not row[DLQ]:
             latest = latest_by_source[row[SOURCE]] = row
 

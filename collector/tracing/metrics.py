@@ -21,7 +21,7 @@ from prometheus_client.core import (
 )
 
 from collector.exporters.metric_table import family
-from collector.tracing.ingest import IngestResult
+from collector.tracing.ingest import Edge, IngestResult
 
 MAX_SERIES = 2000
 OTHER = "other"
@@ -68,6 +68,8 @@ class TraceMetrics:
         self.hop_latency: dict[Labels, Histogram] = {}
         self.duration: dict[Labels, Histogram] = {}
         self.tap_lag: dict[Labels, int] = {}
+        self.spans_exported = 0
+        self.spans_dropped: dict[str, int] = {}
         self.store_up = 1
 
     def count_ingest(self, broker: str, cluster: str, per_source: dict[str, int]) -> None:
@@ -81,12 +83,25 @@ class TraceMetrics:
             self.skipped[reason] = self.skipped.get(reason, 0) + n
 
     def observe(self, result: IngestResult) -> None:
-        """Edges and finished journeys of one stored batch (grouped first: one update per
-        label set, not per hop)."""
-        flows = Counter((e.from_service, e.to_service, e.event_type) for e in result.edges)
+        """Edges and finished journeys of one stored batch."""
+        self.observe_edges(result.edges)
+        if not result.finished:
+            return
+        with self._lock:
+            for flow, seconds in result.finished:
+                key = _bounded(self.duration, (flow,))
+                self.duration.setdefault(key, Histogram(DURATION_BUCKETS)).observe(seconds)
+
+    def observe_edges(self, edges: Iterable[Edge]) -> None:
+        """Service-graph edges, from produced hops or from consumptions (grouped first: one
+        update per label set, not per edge)."""
+        flows: Counter[Labels] = Counter()
         latencies: dict[Labels, list[float]] = {}
-        for e in result.edges:
+        for e in edges:
+            flows[(e.from_service, e.to_service, e.event_type)] += 1
             latencies.setdefault((e.from_service, e.to_service), []).append(e.latency_seconds)
+        if not flows:
+            return
         with self._lock:
             for labels, n in flows.items():
                 key = _bounded(self.flow, labels)
@@ -94,9 +109,12 @@ class TraceMetrics:
             for pair, values in latencies.items():
                 key = _bounded(self.hop_latency, pair)
                 self.hop_latency.setdefault(key, Histogram(HOP_LATENCY_BUCKETS)).observe_all(values)
-            for flow, seconds in result.finished:
-                key = _bounded(self.duration, (flow,))
-                self.duration.setdefault(key, Histogram(DURATION_BUCKETS)).observe(seconds)
+
+    def count_spans(self, exported: int, dropped: Mapping[str, int] | None = None) -> None:
+        with self._lock:
+            self.spans_exported += exported
+            for reason, n in (dropped or {}).items():
+                self.spans_dropped[reason] = self.spans_dropped.get(reason, 0) + n
 
     def set_store_up(self, up: bool) -> None:
         self.store_up = int(up)
@@ -126,6 +144,8 @@ class TraceMetricsCollector:
             yield _gauge("trace_store_up", {(): m.store_up})
             yield _gauge("trace_store_hops", {(): m._hop_count()})
             yield _gauge("trace_tap_lag_messages", m.tap_lag)
+            yield _counter("trace_spans_exported", {(): m.spans_exported})
+            yield _counter("trace_spans_dropped", {(k,): v for k, v in m.spans_dropped.items()})
 
 
 def _bounded(table: Mapping[Labels, object], key: Labels) -> Labels:

@@ -1,8 +1,11 @@
-"""Wire the `tracing` config into a running trace service: store, taps, pruner, exporter.
+"""Wire the `tracing` config into a running trace service: store, taps, followers, exporter.
 
 Built (and its config checked) first, started, stopped in reverse order. The collector calls
 `record_consumption` after every poll of a Kafka cluster, serves `journey`/`search` on its HTTP
-API and registers `collector()` with its Prometheus registry.
+API and registers `collector()` with its Prometheus registry. A housekeeping thread judges
+consumptions for the service graph every second (`consumer_edges`) and prunes the store every
+`prune_interval_seconds`; the span export (`otel`), when an endpoint is set, has a thread of its
+own.
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from collector.config import AwsCluster, Config, KafkaCluster, RabbitMQCluster
 from collector.model import TopicPartition
-from collector.tracing.api import classes_of, journey_answer, journey_value, rules_of, search_answer
+from collector.tracing import otel
+from collector.tracing.api import classes_of, journey_answer, rules_of, search_answer
 from collector.tracing.config import validate_tracing
+from collector.tracing.consumer_edges import ConsumerEdges
 from collector.tracing.metrics import TraceMetrics, TraceMetricsCollector
-from collector.tracing.otel import JourneyExporter
-from collector.tracing.store import IngestResult, StoreError, TraceStore
+from collector.tracing.store import StoreError, TraceStore
 
 log = logging.getLogger(__name__)
+
+HOUSEKEEPING_SECONDS = 1.0
 
 
 class Tap(Protocol):
@@ -49,20 +55,23 @@ class TraceService:
         self.rules = rules_of(tracing)
         self.store = TraceStore(tracing.store_path, classes_of(tracing))
         self.metrics = TraceMetrics(lambda: self.store.hop_count)
-        self.exporter: JourneyExporter | None = None
+        self.edges = ConsumerEdges(self.store, tracing.consumer_edge_delay_seconds)
+        self.exporter: otel.SpanExport | None = None
+        if span_exporter is None and tracing.otlp_endpoint:
+            span_exporter = otel.otlp_http_exporter(tracing.otlp_endpoint)
         if span_exporter is not None:
-            self.exporter = JourneyExporter(span_exporter, tracing.otlp_service_name)
-        elif tracing.otlp_endpoint:
-            self.exporter = JourneyExporter.otlp_http(
-                tracing.otlp_endpoint, tracing.otlp_service_name
+            self.exporter = otel.SpanExport(
+                self.store, span_exporter, self.metrics, tracing.otlp_service_name
             )
+        else:  # export off: its cursors must not hold the consumption log back
+            otel.forget_cursors(self.store)
         self.taps: list[Tap] = []
         if tracing.kafka.cluster:
             from collector.tracing.kafka_tap import KafkaTap
 
             tap = KafkaTap(
                 tracing, kafka[tracing.kafka.cluster], self.store, self.metrics,
-                config.dlq_patterns, clock, on_stored=self._stored,
+                config.dlq_patterns, clock,
             )  # fmt: skip
             self.taps.append(tap)
         if tracing.rabbitmq.cluster:
@@ -76,40 +85,58 @@ class TraceService:
                     self.metrics,
                     config.dlq_patterns,
                     clock,
-                    on_stored=self._stored,
                 )
             )
         if tracing.sqs.cluster:
             from collector.brokers.sqs_tap import sqs_tap
 
-            self.taps.append(
-                sqs_tap(aws[tracing.sqs.cluster], tracing, self.store, self.metrics, self._stored)
-            )
+            self.taps.append(sqs_tap(aws[tracing.sqs.cluster], tracing, self.store, self.metrics))
         self._stop = threading.Event()
-        self._pruner: threading.Thread | None = None
+        self._housekeeper: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         for tap in self.taps:
             tap.start()
-        self._pruner = threading.Thread(target=self._prune_loop, name="trace-pruner", daemon=True)
-        self._pruner.start()
+        if self.exporter is not None:
+            self.exporter.start()
+        self._housekeeper = threading.Thread(
+            target=self._housekeeping, name="trace-housekeeping", daemon=True
+        )
+        self._housekeeper.start()
 
     def stop(self, timeout: float) -> None:
-        """Stop the taps (each has committed what it stored), the pruner, then the exporter."""
+        """Stop the taps (each has committed what it stored), the housekeeping, then the
+        exporter (after exporting what was stored)."""
         self._stop.set()
         for tap in reversed(self.taps):
             tap.stop(timeout)
-        if self._pruner is not None:
-            self._pruner.join(timeout)
+        if self._housekeeper is not None:
+            self._housekeeper.join(timeout)
         if self.exporter is not None:
-            self.exporter.shutdown()
+            self.exporter.stop(timeout)
         self.store.close()
 
-    def _prune_loop(self) -> None:
-        while not self._stop.wait(self.tracing.prune_interval_seconds):
-            self.prune()
+    def _housekeeping(self) -> None:
+        # elapsed time, not the (injectable) clock of the data: these are waits, not stamps
+        next_prune = time.monotonic() + self.tracing.prune_interval_seconds
+        while not self._stop.wait(HOUSEKEEPING_SECONDS):
+            self.judge_consumptions()
+            if time.monotonic() >= next_prune:
+                self.prune()
+                next_prune = time.monotonic() + self.tracing.prune_interval_seconds
+
+    def judge_consumptions(self) -> int:
+        """Count the service-graph edges of consumptions old enough to judge (consumer_edges)."""
+        try:
+            edges = self.edges.tick(time.monotonic())
+        except StoreError as exc:
+            log.error("%s", exc)
+            self.metrics.set_store_up(False)
+            return 0
+        self.metrics.observe_edges(edges)
+        return len(edges)
 
     def prune(self) -> int:
         oldest = self.clock() - self.tracing.retention_hours * 3600
@@ -122,18 +149,6 @@ class TraceService:
         if deleted:
             log.info("trace store: pruned %d hop(s)", deleted)
         return deleted
-
-    def _stored(self, result: IngestResult) -> None:
-        """After each stored batch: export the journeys that just finished as spans."""
-        if self.exporter is None:
-            return
-        now = self.clock()
-        for cid in result.finished_ids:
-            journey = journey_value(
-                self.store, self.rules, cid, now, self.tracing.max_hops_per_journey
-            )
-            if journey is not None:
-                self.exporter.export(journey)
 
     # -- the collector's calls -------------------------------------------------------------
 

@@ -9,6 +9,8 @@ Tables:
                   was consumed
     readers       which groups read which source (for "stuck at" and the service graph)
     journeys      one summary row per correlation ID, kept by every insert, for search
+    consumption_log, cursors   what the followers (consumer edges, span export) read next;
+                  see `feeds`
 
 Writes go through one connection under a lock, in one transaction per batch: a tap commits its
 broker offsets / acks only after `insert_hops` returned. Reads use a connection per thread.
@@ -33,6 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from collector.tracing import feeds
 from collector.tracing.consumption import record_commit, record_delivery
 from collector.tracing.hop import Consumption, Hop
 from collector.tracing.ingest import (
@@ -99,7 +102,7 @@ class TraceStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = self._connect()
-            self._db.executescript(SCHEMA)
+            self._db.executescript(SCHEMA + feeds.SCHEMA)
             self.hop_count = int(self._db.execute("SELECT COUNT(*) FROM hops").fetchone()[0])
             self._readers: dict[str, set[str]] = {}
             self._marks: dict[tuple[str, str, str, int], int] = {}  # last commit written
@@ -235,9 +238,17 @@ class TraceStore:
         for hop, consumption in pairs:
             self._readers.setdefault(hop.source, set()).add(consumption.service)
 
+    def advance(self, cursor: str, position: int) -> None:
+        """Persist a follower's cursor (`feeds`); trims the consumption log behind it."""
+        self._write("cursor", lambda db: feeds.set_cursor(db, cursor, position), lambda _: 0)
+
+    def drop_cursor(self, cursor: str) -> None:
+        self._write("cursor", lambda db: feeds.drop_cursor(db, cursor), lambda _: 0)
+
     def prune(self, oldest: float, max_hops: int) -> int:
         """Delete hops produced before `oldest`, then the oldest beyond `max_hops`; returns how
-        many hops were deleted. Journeys entirely older than the cut go with them."""
+        many hops were deleted. Journeys entirely older than the cut go with them. The newest
+        hop (highest id) stays whatever its age, so hop ids never go back (`feeds`)."""
 
         def step(db: sqlite3.Connection) -> int:
             cut = oldest
@@ -248,7 +259,12 @@ class TraceStore:
                 ).fetchone()
                 if row is not None:
                     cut = max(cut, row[0])
-            deleted = int(db.execute("DELETE FROM hops WHERE produced_at < ?", (cut,)).rowcount)
+            newest = feeds.hop_end(db)
+            deleted = int(
+                db.execute(
+                    "DELETE FROM hops WHERE produced_at < ? AND id < ?", (cut, newest)
+                ).rowcount
+            )
             db.execute("DELETE FROM journeys WHERE ended_at < ?", (cut,))
             db.execute("DELETE FROM consumptions WHERE consumed_at < ?", (cut,))
             db.execute("DELETE FROM readers WHERE last_seen < ?", (oldest,))

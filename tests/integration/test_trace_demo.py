@@ -1,5 +1,7 @@
 """The demo pipeline's orders, traced by the collector on Tansu and RabbitMQ (firehose), compared
-with the pipeline's own ground truth: every order's journey ends where the pipeline says it did.
+with the pipeline's own ground truth: every order's journey ends where the pipeline says it did,
+and the service graph in /metrics counts each event received once, notification-service (which
+only consumes) included.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from collector.config import load_config
 from collector.service import CollectorService
+from collector.tracing import feeds
 from demo.pipeline import KafkaSettings, Pipeline, PipelineConfig, RabbitSettings
 from demo.pipeline.control import send
 from demo.pipeline.kafka_link import create_topics
@@ -73,6 +77,7 @@ clusters:
 tracing:
   enabled: true
   store_path: "{tmp_path / "traces.db"}"
+  consumer_edge_delay_seconds: 5
   kafka: {{cluster: local, group_id: "tap-{vhost}", topics: ["orders.*", "inventory.*",
           "payments.*"], session_timeout_ms: 2000, heartbeat_interval_ms: 500,
           topic_refresh_seconds: 1}}
@@ -119,6 +124,32 @@ tracing:
             raise AssertionError(f"{exc}: (broker, id, truth, traced) {last[0][:10]}") from None
         sample = truth["kafka"]["ids"]["terminal"]["confirmed"][0]
         journey = requests.get(f"{base}/{sample}", timeout=5).json()
+        metrics_url = f"http://127.0.0.1:{collector.port}/metrics"
+        notified = sum(v["terminal"]["confirmed"] + v["terminal"]["cancelled"]
+                       for v in truth.values())  # fmt: skip
+        expected = {
+            # the consumer-only service, from consumptions (Kafka commits, RabbitMQ deliveries)
+            ("order-service", "notification-service"): notified,
+            # every order reached inventory-service once: its reaction, or its consumption of
+            # a poison order it dead-lettered, never both
+            ("order-service", "inventory-service"): ORDERS * len(truth),
+        }
+        seen: list[dict[tuple[str, str], float]] = [{}]
+
+        def graph_matches() -> bool:
+            seen[0] = _edges(metrics_url)
+            return all(seen[0].get(pair) == n for pair, n in expected.items())
+
+        try:
+            wait_until(graph_matches, 60, "the service graph to count each received event once")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: expected {expected}, /metrics has {seen[0]}") from None
+        # and stays so once every consumption logged by now has been judged
+        traces = collector.traces
+        logged = feeds.log_end(traces.store.reader())
+        wait_until(lambda: traces.edges.position >= logged, 30, "consumptions judged")
+        graph = _edges(metrics_url)
+        assert {pair: graph.get(pair) for pair in expected} == expected
     finally:
         if pipeline is not None:
             pipeline.stop()
@@ -127,6 +158,35 @@ tracing:
         assert all(view["terminal"][outcome] > 0 for outcome in STATUS_OF_OUTCOME), view
     assert [h["event_type"] for h in journey["hops"]] == truth["kafka"]["ids"]["journeys"][sample]
     assert all(h["traceparent"] for h in journey["hops"])
+    assert ("notification-service", "order-service") not in graph  # it never produces
+    # the latencies of the consumer-only edge are produce-to-consumed times (to within a poll)
+    assert (
+        graph[("latency_count", "notification-service")]
+        == expected[("order-service", "notification-service")]
+    )
+
+
+def _edges(url: str) -> dict[tuple[str, str], float]:
+    """flow_events_total per (from, to), summed over event types (OrderPlaced only for
+    order-service -> inventory-service), plus the hop-latency count into notification-service."""
+    out: dict[tuple[str, str], float] = {}
+    text = requests.get(url, timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name == "eventscope_flow_events_total":
+                if labels["to_service"] == "inventory-service" and (
+                    labels["event_type"] != "OrderPlaced"
+                ):
+                    continue
+                pair = (labels["from_service"], labels["to_service"])
+                out[pair] = out.get(pair, 0) + sample.value
+            elif sample.name == "eventscope_hop_latency_seconds_count" and (
+                labels["to_service"] == "notification-service"
+            ):
+                key = ("latency_count", "notification-service")
+                out[key] = out.get(key, 0) + sample.value
+    return out
 
 
 def _tap_bound(vhost: str) -> bool:

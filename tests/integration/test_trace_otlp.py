@@ -1,11 +1,14 @@
-"""Journey spans reach a real OTLP/HTTP receiver (stdlib server decoding the protobuf request)."""
+"""Spans reach a real OTLP/HTTP receiver (stdlib server decoding the protobuf request): with
+their attributes and parents, each hop and consumption exactly once, late ones included."""
 
 from __future__ import annotations
 
 import gzip
 import threading
 import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -60,15 +63,35 @@ def attributes(span) -> dict[str, Any]:
     return out
 
 
-def test_journey_spans_reach_an_otlp_receiver_with_attributes_and_parents(tansu, prefix, tmp_path):
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    """The receiver's endpoint; spans land in `OtlpReceiver.spans`."""
     OtlpReceiver.spans = []
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), OtlpReceiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
-    extra = f'  otlp_endpoint: "{endpoint}"\n'
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+    server.shutdown()
+
+
+def exporting_service(tmp_path: Path, tansu: str, prefix: str, endpoint: str) -> TraceService:
     cfg = write_config(tmp_path / "eventscope.yml", tansu, prefix)
-    cfg.write_text(cfg.read_text().replace("tracing:\n", f"tracing:\n{extra}", 1))
-    svc = TraceService(load_config(cfg))
+    cfg.write_text(
+        cfg.read_text().replace("tracing:\n", f'tracing:\n  otlp_endpoint: "{endpoint}"\n', 1)
+    )
+    return TraceService(load_config(cfg))
+
+
+def spans_of(cid: str) -> list[Any]:
+    return [
+        sp for sp in OtlpReceiver.spans
+        if attributes(sp).get("messaging.message.conversation_id") == cid
+    ]  # fmt: skip
+
+
+def test_journey_spans_reach_an_otlp_receiver_with_attributes_and_parents(
+    tansu, prefix, tmp_path, receiver
+):
+    svc = exporting_service(tmp_path, tansu, prefix, receiver)
     svc.start()
     trace_id = uuid.uuid4().hex
     parents = [uuid.uuid4().hex[:16] for _ in range(4)]
@@ -89,16 +112,14 @@ def test_journey_spans_reach_an_otlp_receiver_with_attributes_and_parents(tansu,
         s.flush()
 
         def journey_spans():
-            mine = [
-                sp for sp in OtlpReceiver.spans
-                if attributes(sp).get("messaging.message.conversation_id") == "ord-otel"
-            ]  # fmt: skip
+            mine = spans_of("ord-otel")
             return mine if len(mine) >= 5 else None
 
-        spans = wait_until(journey_spans, 30, "4 producer + 1 consumer spans at the receiver")
+        wait_until(journey_spans, 30, "4 producer + 1 consumer spans at the receiver")
     finally:
         svc.stop(5)
-        server.shutdown()
+    spans = spans_of("ord-otel")
+    assert len(spans) == 5  # each once, after the last pass at stop too
     producers = sorted((sp for sp in spans if sp.kind == 4), key=lambda sp: sp.start_time_unix_nano)
     assert [attributes(sp)["eventscope.event_type"] for sp in producers] == list(types)
     for sp, parent in zip(producers, parents, strict=True):
@@ -113,3 +134,60 @@ def test_journey_spans_reach_an_otlp_receiver_with_attributes_and_parents(tansu,
     assert attrs["messaging.destination.name"] == f"{prefix}orders.placed"
     assert consumer.parent_span_id == producers[0].span_id
     assert consumer.end_time_unix_nano == int((T0 + 0.5) * 1e9)
+
+
+def test_hops_and_commits_after_the_end_arrive_once_each_across_a_restart(
+    tansu, prefix, tmp_path, receiver
+):
+    """A compensated journey ends at InventoryReleased; OrderCancelled comes after it, its
+    consumption later still, and one more hop while the collector is stopped. No traceparent:
+    the spans hang under the journey's own root."""
+    s = Sender(tansu, prefix)
+    svc = exporting_service(tmp_path, tansu, prefix, receiver)
+    svc.start()
+    try:
+        for i, etype in enumerate(("OrderPlaced", "InventoryReserved", "PaymentFailed",
+                                   "InventoryReleased")):  # fmt: skip
+            s.event("ord-late", etype, T0 + i)
+        s.flush()
+        wait_until(lambda: svc.journey("ord-late")["status"] == "compensated" or None, 30,
+                   "the journey to end")  # fmt: skip
+        wait_until(lambda: len(spans_of("ord-late")) >= 5 or None, 30, "root + 4 hop spans")
+        s.event("ord-late", "OrderCancelled", T0 + 4)  # after the journey ended
+        s.flush()
+        wait_until(lambda: svc.store.hop_count == 5 or None, 30, "the late hop stored")
+        cancelled = svc.journey("ord-late")["hops"][-1]
+        svc.record_consumption(
+            "local", "notification-service",
+            {TopicPartition(cancelled["source"], cancelled["partition"]): cancelled["offset"] + 1},
+            T0 + 5,
+        )  # fmt: skip
+        wait_until(lambda: len(spans_of("ord-late")) >= 7 or None, 30, "the late spans")
+    finally:
+        svc.stop(5)
+    s.event("ord-late", "OrderCancelled", T0 + 6)  # a second cancel, while nothing runs
+    s.flush()
+    svc = exporting_service(tmp_path, tansu, prefix, receiver)
+    svc.start()
+    try:
+        wait_until(lambda: len(spans_of("ord-late")) >= 8 or None, 30, "the hop sent meanwhile")
+    finally:
+        svc.stop(5)
+    spans = spans_of("ord-late")
+    kinds = sorted((sp.name.removeprefix(prefix), sp.kind) for sp in spans)
+    assert kinds == sorted([
+        ("journey ord-late", 1),
+        ("orders.placed publish", 4), ("inventory.reserved publish", 4),
+        ("payments.failed publish", 4), ("inventory.released publish", 4),
+        ("orders.cancelled publish", 4), ("orders.cancelled publish", 4),
+        ("orders.cancelled process", 5),
+    ])  # fmt: skip
+    assert len({sp.span_id for sp in spans}) == 8  # nothing exported twice
+    (root,) = [sp for sp in spans if sp.kind == 1]
+    assert {sp.trace_id for sp in spans} == {root.trace_id}
+    producers = [sp for sp in spans if sp.kind == 4]
+    assert {sp.parent_span_id for sp in producers} == {root.span_id}
+    (consumer,) = [sp for sp in spans if sp.kind == 5]
+    assert attributes(consumer)["messaging.consumer.group.name"] == "notification-service"
+    assert consumer.parent_span_id in {sp.span_id for sp in producers}
+    assert consumer.end_time_unix_nano == int((T0 + 5) * 1e9)
