@@ -32,6 +32,7 @@ from dashboard.flow import FlowGraph
 
 Position = tuple[float, float]
 SWEEPS = 4
+GRID_COLUMNS = 4  # at least this many nodes a row in the grid of unlinked nodes
 
 
 def flow_order(graph: FlowGraph) -> dict[str, int]:
@@ -201,7 +202,17 @@ def _aligned_heights(graph: FlowGraph, rows: list[list[str]]) -> dict[str, float
 
 
 def layered_positions(graph: FlowGraph) -> dict[str, Position]:
-    """x: the node's column; y: its height (0 for the top row, one per row downwards)."""
-    rows = _ordered_rows(graph, columns_of(graph))
-    y = _aligned_heights(graph, rows)
-    return {name: (float(x), y[name]) for x, names in enumerate(rows) for name in names}
+    """x: the node's column; y: its height (0 for the top row, one per row downwards). Nodes
+    with no edge to another node (a RabbitMQ queue whose consumers are only known as the queue
+    itself) go in a grid below the rest, so that they do not crowd the flow's first column."""
+    linked = {n for e in graph.edges if e.source != e.target for n in (e.source, e.target)}
+    flowing = FlowGraph(tuple(n for n in graph.nodes if n.id in linked), graph.edges)
+    rows = _ordered_rows(flowing, columns_of(flowing))
+    y = _aligned_heights(flowing, rows)
+    positions = {name: (float(x), y[name]) for x, names in enumerate(rows) for name in names}
+    alone = sorted(n.id for n in graph.nodes if n.id not in linked)
+    width = max(len(rows), GRID_COLUMNS)
+    top = min(y.values(), default=1.0) - 1.0
+    for i, name in enumerate(alone):
+        positions[name] = (float(i % width), top - i // width)
+    return positions

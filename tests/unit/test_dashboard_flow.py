@@ -213,3 +213,18 @@ def test_timeseries_chart_draws_at_most_max_lines_plus_others() -> None:
     names = [tr.name for tr in fig.data]
     assert len(names) == 11 and names[-1] == "90 others (sum)"
     assert set(names[:-1]) == {f"g{i:03d}" for i in range(90, 100)}  # the highest peaks
+
+
+def test_unlinked_nodes_go_in_a_grid_below_the_flow() -> None:
+    linked = [("a", "service"), ("t", "channel"), ("b", "service")]
+    alone = [(f"q{i}", "channel") for i in range(6)]
+    edges = [("a", "t"), ("t", "b"), ("q0", "q0")]  # a queue read by itself is still alone
+    pos = layered_positions(
+        FlowGraph(
+            tuple(FlowNode(n, k, "ok", "") for n, k in linked + alone),
+            tuple(FlowEdge(s, t, "", 1.0, None, "ok") for s, t in edges),
+        )
+    )
+    assert [pos[n][0] for n in ("a", "t", "b")] == [0.0, 1.0, 2.0]
+    assert all(pos[f"q{i}"][1] < pos["a"][1] for i in range(6))
+    assert [pos[f"q{i}"] for i in (0, 3, 4)] == [(0.0, -1.0), (3.0, -1.0), (0.0, -2.0)]
