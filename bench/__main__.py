@@ -6,7 +6,12 @@
 
 Benchmarks: kafka_poll (collector poll vs. the bare confluent-kafka floor), metrics_render
 (/metrics vs. prometheus-client's own rendering), trace (bench/trace_bench.py, by the tracing
-engineer), dashboard_tti (headless Chromium, when bench/dashboard_tti.py exists).
+engineer), dashboard_tti (headless Chromium, when bench/dashboard_tti.py exists),
+alert_latency (demo fault -> webhook notification vs. scrape + for + evaluation).
+
+Opt-in only (long; run with --only): soak (the demo at --rate-multiplier x its rate for
+--minutes, memory and polls sampled), churn (thousands of consumer groups created and deleted,
+collector memory per cycle).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from typing import Any
 
 from bench.stats import Row, render_table
 
-BENCHES = ("kafka_poll", "metrics_render", "trace", "dashboard_tti")
+BENCHES = ("kafka_poll", "metrics_render", "trace", "dashboard_tti", "alert_latency")
+OPT_IN = ("soak", "churn")  # too long for the default set: only when named in --only
 DEFAULT_OUT = Path(__file__).parent / "results.json"
 
 
@@ -59,7 +65,11 @@ def machine() -> dict[str, Any]:
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    p.add_argument("--only", default=None, help=f"comma list of {', '.join(BENCHES)} (default all)")
+    p.add_argument(
+        "--only",
+        default=None,
+        help=f"comma list of {', '.join(BENCHES + OPT_IN)} (default: all but {', '.join(OPT_IN)})",
+    )
     p.add_argument("--groups", type=int_list, default=[100, 1000], help="kafka_poll group counts")
     p.add_argument(
         "--series", type=int_list, default=[10_000, 50_000, 100_000], help="metrics_render sizes"
@@ -67,15 +77,21 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=3, help="runs per figure (fresh process each)")
     p.add_argument("--polls", type=int, default=3, help="measured polls per kafka_poll run")
     p.add_argument("--delay-ms", type=float, default=3.0, help="latency proxy delay, each way")
+    p.add_argument("--minutes", type=float, default=30.0, help="soak: duration in minutes")
+    p.add_argument(
+        "--rate-multiplier", type=float, default=10.0, help="soak: times the demo's default rate"
+    )
+    p.add_argument("--churn-groups", type=int, default=2000, help="churn: groups per cycle")
+    p.add_argument("--churn-cycles", type=int, default=10, help="churn: create/delete cycles")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON path")
     args = p.parse_args(argv)
     if args.runs < 1 or args.polls < 1 or args.delay_ms < 0:
         p.error("--runs and --polls must be >= 1 and --delay-ms >= 0")
     args.named = args.only is not None
     only = [b.strip() for b in (args.only or ",".join(BENCHES)).split(",") if b.strip()]
-    unknown = sorted(set(only) - set(BENCHES))
+    unknown = sorted(set(only) - set(BENCHES + OPT_IN))
     if unknown:
-        p.error(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHES)}")
+        p.error(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHES + OPT_IN)}")
     args.only = only
     return args
 
@@ -109,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "metrics_render": lambda: _metrics_render(args),
             "trace": lambda: optional_bench("trace_bench", args),
             "dashboard_tti": lambda: optional_bench("dashboard_tti", args),
+            "alert_latency": lambda: optional_bench("alert_latency", args),
+            "soak": lambda: _soak(args),
+            "churn": lambda: _churn(args),
         }
         for name in args.only:
             t0 = time.monotonic()
@@ -144,6 +163,18 @@ def _metrics_render(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]
     from bench import metrics_render
 
     return metrics_render.run(args.series, args.runs)
+
+
+def _soak(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
+    from bench import soak
+
+    return soak.run(minutes=args.minutes, multiplier=args.rate_multiplier)
+
+
+def _churn(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
+    from bench import churn
+
+    return churn.run(groups=args.churn_groups, cycles=args.churn_cycles)
 
 
 if __name__ == "__main__":

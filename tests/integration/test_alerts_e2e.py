@@ -21,6 +21,16 @@ pytestmark = pytest.mark.service
 
 
 def test_stopped_consumer_fires_then_resolves(demo_stack: DemoStack):
+    # stopped before its first commit, the group would never be listed (Tansu lists groups
+    # with commits), so wait until it is there and healthy
+    wait_until(
+        lambda: demo_stack.prom_query(
+            'eventscope_consumer_group_status{cluster_name="demo-kafka",'
+            'group="payment-service",status="OK"} == 1'
+        ),
+        180,
+        "payment-service OK before the fault",
+    )
     started = time.time()
     demo_stack.ctl("stop", service="payment-service")
     try:

@@ -1,0 +1,77 @@
+"""The soak and churn benchmarks' pure parts: the memory slope and the table built from samples."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.churn import rows_from as churn_rows
+from bench.soak import MiB, rows_from, slope_per_hour
+
+
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [
+        ([(0, 10), (1800, 15), (3600, 20)], 10.0),  # +5 per half hour
+        ([(0, 7), (60, 7), (120, 7)], 0.0),  # flat
+        ([(0, 20), (3600, 10)], -10.0),  # shrinking
+        ([(0, 5)], None),  # one point: no slope
+        ([(30, 5), (30, 6)], None),  # no time between the points
+    ],
+)
+def test_slope_per_hour(points, expected):
+    assert slope_per_hour(points) == expected
+
+
+def sample(t: float, collector_mib: float, tap_lag: float, placed: int) -> dict:
+    return {
+        "t": t,
+        "load": 1.0,
+        "rss": {"collector": collector_mib * MiB, "dashboard": 100 * MiB},
+        "collector": {
+            "poll_seconds": {"k": 0.5},
+            "overruns": {"k": 0.0},
+            "poll_age_seconds": {"k": 1.0},
+            "up": {"k": 1.0},
+            "tap_lag": {"kafka/k": tap_lag},
+            "lag_messages": {"k": 3.0},
+            "series": 100,
+        },
+        "pipeline": {"kafka": {"orders_placed": placed, "orders_open": 2}},
+    }
+
+
+def test_soak_table_reports_start_end_slope_and_the_achieved_rate():
+    raw = {
+        "plan": {"minutes": 10.0, "multiplier": 10.0, "sample_seconds": 30.0, "page_seconds": 60.0},
+        "target_rate_per_broker": {"orders": 50.0, "interactions": 200.0},
+        "samples": [sample(0, 50, 0, 0), sample(300, 100, 10, 15000), sample(600, 100, 4, 30000)],
+        "max_poll_gap_seconds": {"k": 5.5},
+        "page_visits": [{"page": "overview", "seconds": 3.0}, {"page": "lag", "error": "x"}],
+    }
+    rows = {(r.case, r.metric): r for r in rows_from(raw)}
+    assert rows[("10 min at 10x", "collector RSS at start")].value.median == 50
+    assert rows[("10 min at 10x", "collector RSS at end")].value.median == 100
+    # warm-up is the first fifth (120 s): the fit sees the two flat samples after it
+    assert rows[("10 min at 10x", "collector RSS slope after warm-up")].value.median == 0
+    assert rows[("pipeline kafka", "orders placed per second")].value.median == 50
+    assert rows[("tap kafka/k", "backlog at end")].value.median == 4
+    assert ("dashboard", "page visit time (1 ok, 1 failed)") in rows
+
+
+def test_churn_table_reports_growth_per_cycle_after_deletion():
+    def cycle(after_mib: float) -> dict:
+        return {
+            "with_groups": {"rss": 120 * MiB, "series": 9000},
+            "after_delete": {"rss": after_mib * MiB, "series": 1001},
+            "polls_to_disappear": 1,
+        }
+
+    raw = {
+        "groups": 2000,
+        "baseline": {"rss": 50 * MiB, "series": 1000},
+        "cycles": [cycle(110), cycle(111), cycle(112)],
+    }
+    rows = {r.metric: r for r in churn_rows(raw)}
+    assert rows["RSS after deletion, growth per cycle"].value.median == pytest.approx(1.0)
+    assert rows["series after deletion"].floor is not None
+    assert rows["polls until deleted groups left /metrics"].value.median == 1
