@@ -30,6 +30,7 @@ hop_latency_seconds{order-service, notification-service} observes 2.0.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 
 from collector.tracing import feeds
@@ -48,6 +49,7 @@ class ConsumerEdges:
         self.delay_seconds = delay_seconds
         # (time, log end then): a consumption logged by then is old enough at time + delay
         self._ends: deque[tuple[float, int]] = deque()
+        self._lock = threading.Lock()
         start = feeds.cursor(store.reader(), CURSOR)
         self.position = feeds.log_end(store.reader()) if start is None else start
         if start is None:  # kept at once: the log is trimmed below the lowest cursor
@@ -55,6 +57,10 @@ class ConsumerEdges:
 
     def tick(self, now: float) -> list[Edge]:
         """The edges of the consumptions that became old enough since the last tick."""
+        with self._lock:  # one judge at a time, or a consumption could be counted twice
+            return self._tick(now)
+
+    def _tick(self, now: float) -> list[Edge]:
         db = self.store.reader()
         self._ends.append((now, feeds.log_end(db)))
         ripe = self.position

@@ -64,9 +64,9 @@ _H_COLUMNS = ", ".join(f"h.{c.strip()}" for c in HOP_COLUMNS.split(","))
 
 # a hop without traceparent needs the journey's root span, once: with its first such hop
 _NEW_HOPS = f"""
-SELECT h.id, {_H_COLUMNS}, h.traceparent = '' AND NOT EXISTS (
+SELECT h.id, {_H_COLUMNS}, CASE WHEN h.traceparent != '' THEN 0 ELSE NOT EXISTS (
   SELECT 1 FROM hops e WHERE e.correlation_id = h.correlation_id AND e.traceparent = ''
-  AND e.id < h.id)
+  AND e.id < h.id) END
 FROM hops h WHERE h.id > ? AND h.id <= ? ORDER BY h.id LIMIT ?
 """
 

@@ -21,7 +21,7 @@ import operator
 import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from collector.tracing.hop import Hop
 
@@ -90,15 +90,11 @@ def hop_row(hop: Hop) -> HopRow:
     )  # fmt: skip
 
 
-def hop_of_row(row: Sequence[object]) -> Hop:
+def hop_of_row(row: Sequence[Any]) -> Hop:
+    """A `HOP_COLUMNS` row as SQLite returns it (its types already the hop's)."""
     cid, etype, broker, cluster, source, part, off, at, svc, tp, dlq, reason, retries, fields = row
-    return Hop(
-        correlation_id=str(cid), event_type=str(etype), broker=str(broker),
-        cluster_name=str(cluster), source=str(source), partition=int(str(part)),
-        offset=int(str(off)), produced_at=float(str(at)), service=str(svc),
-        traceparent=str(tp), dlq=bool(dlq), dlq_reason=str(reason), retries=int(str(retries)),
-        fields=json.loads(str(fields)) if fields else {},
-    )  # fmt: skip
+    return Hop(cid, etype, broker, cluster, source, part, off, at, svc, tp, bool(dlq), reason,
+               retries, json.loads(fields) if fields else {})  # fmt: skip
 
 
 row_order = operator.itemgetter(AT, DLQ, BROKER, SOURCE, PART, OFF)

@@ -4,8 +4,8 @@ Built (and its config checked) first, started, stopped in reverse order. The col
 `record_consumption` after every poll of a Kafka cluster, serves `journey`/`search` on its HTTP
 API and registers `collector()` with its Prometheus registry. A housekeeping thread judges
 consumptions for the service graph every second (`consumer_edges`) and prunes the store every
-`prune_interval_seconds`; the span export (`otel`), when an endpoint is set, has a thread of its
-own.
+`prune_interval_seconds`; the span export (`span_export`), when an endpoint is set, has a
+thread of its own.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from collector.config import AwsCluster, Config, KafkaCluster, RabbitMQCluster
 from collector.model import TopicPartition
-from collector.tracing import otel
+from collector.tracing import otel, span_export
 from collector.tracing.api import classes_of, journey_answer, rules_of, search_answer
 from collector.tracing.config import validate_tracing
 from collector.tracing.consumer_edges import ConsumerEdges
 from collector.tracing.metrics import TraceMetrics, TraceMetricsCollector
+from collector.tracing.otlp_wire import OtlpHttpSink
 from collector.tracing.store import StoreError, TraceStore
 
 log = logging.getLogger(__name__)
@@ -56,15 +57,16 @@ class TraceService:
         self.store = TraceStore(tracing.store_path, classes_of(tracing))
         self.metrics = TraceMetrics(lambda: self.store.hop_count)
         self.edges = ConsumerEdges(self.store, tracing.consumer_edge_delay_seconds)
-        self.exporter: otel.SpanExport | None = None
-        if span_exporter is None and tracing.otlp_endpoint:
-            span_exporter = otel.otlp_http_exporter(tracing.otlp_endpoint)
+        self.exporter: span_export.SpanExport | None = None
+        sink: otel.SpanSink | None = None
         if span_exporter is not None:
-            self.exporter = otel.SpanExport(
-                self.store, span_exporter, self.metrics, tracing.otlp_service_name
-            )
+            sink = otel.SdkSink(span_exporter, tracing.otlp_service_name)
+        elif tracing.otlp_endpoint:
+            sink = OtlpHttpSink(tracing.otlp_endpoint, tracing.otlp_service_name)
+        if sink is not None:
+            self.exporter = span_export.SpanExport(self.store, sink, self.metrics)
         else:  # export off: its cursors must not hold the consumption log back
-            otel.forget_cursors(self.store)
+            span_export.forget_cursors(self.store)
         self.taps: list[Tap] = []
         if tracing.kafka.cluster:
             from collector.tracing.kafka_tap import KafkaTap

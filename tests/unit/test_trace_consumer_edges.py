@@ -148,13 +148,46 @@ def test_the_span_export_reading_ahead_does_not_trim_what_is_not_judged_yet(stor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from collector.tracing.metrics import TraceMetrics
-    from collector.tracing.otel import SpanExport
+    from collector.tracing.otel import SdkSink
+    from collector.tracing.span_export import SpanExport
 
     edges = ConsumerEdges(store, DELAY)
-    export = SpanExport(store, InMemorySpanExporter(), TraceMetrics(lambda: 0))
+    export = SpanExport(store, SdkSink(InMemorySpanExporter()), TraceMetrics(lambda: 0))
     store.insert_hops([CONFIRMED])
     commit(store, "notify", "notification-service", "orders.confirmed", 1, 12.0)
     assert edges.tick(100.0) == []
     export.run_once()  # the export's cursor passes the consumption first
     assert export.metrics.spans_exported == 3  # root, hop, consumption
     assert len(edges.tick(100.0 + DELAY)) == 1
+
+
+def service_config(tmp_path: Path, extra: str = "") -> Path:
+    cfg = tmp_path / "eventscope.yml"
+    cfg.write_text(
+        "clusters:\n  - {name: local, kind: kafka, bootstrap_servers: '127.0.0.1:1'}\n"
+        f"tracing:\n  enabled: true\n  store_path: '{tmp_path / 't.db'}'\n"
+        f"  consumer_edge_delay_seconds: 0\n{extra}"
+    )
+    return cfg
+
+
+def test_the_service_counts_consumer_edges_and_runs_no_export_without_an_endpoint(tmp_path):
+    import threading
+
+    from collector.config import load_config
+    from collector.model import TopicPartition
+    from collector.tracing.service import TraceService
+
+    svc = TraceService(load_config(service_config(tmp_path), env={}))
+    assert svc.exporter is None and svc.taps == []
+    svc.start()
+    try:
+        assert "trace-span-export" not in {t.name for t in threading.enumerate()}
+        svc.store.insert_hops([CONFIRMED])
+        svc.record_consumption(
+            "local", "notification-service", {TopicPartition("orders.confirmed", 0): 1}, 12.0
+        )
+        svc.judge_consumptions()  # or the housekeeping thread did, a moment ago: once either way
+        assert svc.metrics.flow == {("order-service", "notification-service", "OrderConfirmed"): 1}
+    finally:
+        svc.stop(5)

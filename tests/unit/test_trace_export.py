@@ -16,12 +16,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from collector.exporters.metric_table import exposed_names
 from collector.tracing import metrics as trace_metrics
-from collector.tracing import otel
+from collector.tracing import span_export
 from collector.tracing.hop import Consumption, Hop, Journey, JourneyStatus, journey_json
 from collector.tracing.ingest import Edge, IngestResult
 from collector.tracing.metrics import TraceMetrics, TraceMetricsCollector
-from collector.tracing.otel import SpanExport
+from collector.tracing.otel import SdkSink
 from collector.tracing.render import journey_text
+from collector.tracing.span_export import SpanExport
 from collector.tracing.store import EventClasses, TraceStore
 
 TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -122,7 +123,7 @@ def export_of(
     store: TraceStore, exporter: SpanExporter | None = None
 ) -> tuple[SpanExport, InMemorySpanExporter]:
     memory = InMemorySpanExporter()
-    return SpanExport(store, exporter or memory, TraceMetrics(lambda: 0)), memory
+    return SpanExport(store, SdkSink(exporter or memory), TraceMetrics(lambda: 0)), memory
 
 
 def names(spans) -> list[tuple[str, str]]:
@@ -245,7 +246,7 @@ def test_exporter_failures_are_logged_never_raised_and_counted(store, caplog):
 
 
 def test_a_backlog_beyond_the_bound_is_skipped_and_counted(store, monkeypatch):
-    monkeypatch.setattr(otel, "MAX_BACKLOG", 3)
+    monkeypatch.setattr(span_export, "MAX_BACKLOG", 3)
     export, memory = export_of(store)
     store.insert_hops([hop(f"c{i}", "OrderPlaced", float(i), i, "orders", traceparent=TP)
                        for i in range(5)])  # fmt: skip
