@@ -8,12 +8,23 @@ backfilled at 15 s before Prometheus starts, the present scraped every 15 s. Bef
 the run checks in Prometheus that the hour is there (points of one bench series over the last
 hour) and counts the groups; both go in the results.
 
-Each page is visited once to warm up (Streamlit has imported the page), then `runs` times, each
-in a fresh browser context (cold browser cache). The figure runs from navigation until the page
-is interactive: its heading shown, Streamlit done running the script (no running indicator, no
-skeleton left) and, on chart pages, a plotly chart drawn. The floor is a one-line Streamlit app
-(`st.title`) measured the same way while the demo runs: what Streamlit itself costs, under
-the same load, before any of ours.
+Three figures per page, each from `runs` samples, all with the same condition for
+"interactive": the page's heading shown in a live (not stale) element, Streamlit done running
+the script (its `data-test-script-state` is `notRunning`, no running indicator, no skeleton, no
+stale element left) and, on chart pages, a live plotly chart drawn.
+
+- cold first visit: each run in a fresh browser context (empty HTTP cache), after one warm-up
+  visit (Streamlit has imported the page); from navigation to interactive.
+- returning visitor: a persistent Chromium profile (`launch_persistent_context`, its own
+  user-data-dir) opens every page once, then each run starts a new browser on that profile and
+  opens the page's URL (HTTP cache and V8 code cache warm); the bytes the visit still fetched
+  over the network are kept with the seconds.
+- page switch: one open tab clicks each page's sidebar link in turn (`st.navigation`, no
+  reload), one unmeasured round first; from the click to interactive.
+
+The floors are a one-line Streamlit app (`st.title`) measured while the demo runs, under the
+same load: cold and returning visits the same way, and for the page switch a rerun of that app
+in its open tab (the "r" shortcut). They are what Streamlit itself costs before any of ours.
 """
 
 from __future__ import annotations
@@ -23,14 +34,25 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    ViewportSize,
+    sync_playwright,
+)
 
 from bench import dashboard_history as history
 from bench.stats import Row, summarize
+from dashboard.layout import PAGES as NAV_PAGES
+from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS
 from demo.screenshots import PAGES, browser
 from demo.services import ManagedProcess, free_port, wait_for_http
 
@@ -39,10 +61,7 @@ START_TIMEOUT = 180.0
 FLOOR_TEXT = "Streamlit floor"
 PAGE_TIMEOUT_MS = 120_000
 BENCH_LAG = f'eventscope_consumer_lag_messages{{cluster_name="{history.CLUSTER}"}}'
-DONE_JS = (
-    "!document.querySelector('[data-testid=\"stStatusWidget\"]') && "
-    "!document.querySelector('[data-testid=\"stSkeleton\"]')"
-)
+VIEWPORT: ViewportSize = {"width": 1440, "height": 1800}
 
 
 def _streamlit(app: Path, port: int, workdir: Path, name: str) -> ManagedProcess:
@@ -114,19 +133,56 @@ def _check_history(prometheus: str, timeout: float = 120.0) -> dict[str, Any]:
     }
 
 
-def open_interactive(b: Browser, url: str, text: str, chart: bool) -> Page:
-    """Open `url` in a fresh context and return once the page is interactive (module doc)."""
-    page = b.new_page(viewport={"width": 1440, "height": 1800})
-    page.goto(url, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
-    page.get_by_role("heading", name=text).first.wait_for(timeout=PAGE_TIMEOUT_MS)
-    page.wait_for_function(DONE_JS, timeout=PAGE_TIMEOUT_MS)
+def interactive_js(text: str, chart: bool) -> str:
+    """The interactive condition as one browser-side expression (module doc): the heading
+    `text` in a live (not stale) element, Streamlit's own script state `notRunning`, no running
+    indicator, no skeleton, no stale element left and, when `chart`, a live plotly chart."""
+    live = '[data-testid="stElementContainer"]:not([data-stale="true"])'
+    checks = [
+        f"[...document.querySelectorAll('{live} h1')]"
+        f".some(h => h.textContent.includes({json.dumps(text)}))",
+        '!!document.querySelector(\'[data-testid="stApp"][data-test-script-state="notRunning"]\')',
+        "!document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        "!document.querySelector('[data-testid=\"stSkeleton\"]')",
+        "!document.querySelector('[data-stale=\"true\"]')",
+    ]
     if chart:
-        page.wait_for_selector(".js-plotly-plot", timeout=PAGE_TIMEOUT_MS)
+        checks.append(f"!!document.querySelector('{live} .js-plotly-plot')")
+    return " && ".join(f"({c})" for c in checks)
+
+
+# bytes this document fetched over the network (0 for what came from the HTTP cache)
+TRANSFERRED_JS = (
+    "performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))"
+    ".reduce((n, e) => n + (e.transferSize || 0), 0)"
+)
+# Streamlit's scriptRunState, watched from before a click: true once a run has started
+WATCH_RUN_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__benchRan = false;
+  new MutationObserver(() => {
+    if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__benchRan = true;
+  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def wait_interactive(page: Page, text: str, chart: bool, after_run: bool = False) -> None:
+    condition = interactive_js(text, chart)
+    if after_run:  # a rerun in an open tab: the condition may already hold before it starts
+        condition = f"window.__benchRan && {condition}"
+    page.wait_for_function(condition, timeout=PAGE_TIMEOUT_MS)
+
+
+def open_interactive(b: Browser | BrowserContext, url: str, text: str, chart: bool) -> Page:
+    """Open `url` in a new tab and return once the page is interactive (module doc)."""
+    page = b.new_page(viewport=VIEWPORT) if isinstance(b, Browser) else b.new_page()
+    page.goto(url, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
+    wait_interactive(page, text, chart)
     return page
 
 
 def _tti(base: str, path: str, text: str, chart: bool, runs: int) -> list[float]:
-    """Seconds from navigation to interactive, one fresh browser context per run."""
+    """Cold: seconds from navigation to interactive, one fresh browser context per run."""
     seconds: list[float] = []
     with browser() as b:
         open_interactive(b, f"{base}/{path}", text, chart).context.close()  # warm-up
@@ -138,8 +194,89 @@ def _tti(base: str, path: str, text: str, chart: bool, runs: int) -> list[float]
     return seconds
 
 
+@contextmanager
+def _profile(pw: Playwright, user_data_dir: Path) -> Iterator[BrowserContext]:
+    """Chromium on a persistent profile: its HTTP cache and V8 code cache outlive the browser."""
+    context = pw.chromium.launch_persistent_context(
+        str(user_data_dir), executable_path=CHROMIUM, args=CHROMIUM_ARGS, viewport=VIEWPORT
+    )
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def _returning(
+    base: str, pages: Sequence[tuple[str, str, bool]], runs: int, workdir: Path
+) -> dict[str, dict[str, list[float]]]:
+    """Returning visitor: a profile that has opened every page once (yesterday), then per run a
+    new browser on that profile opens the page's URL. Seconds from navigation to interactive,
+    and the bytes the visit still fetched over the network."""
+    out: dict[str, dict[str, list[float]]] = {}
+    user_data = Path(tempfile.mkdtemp(prefix="profile-", dir=workdir))
+    with sync_playwright() as pw:
+        with _profile(pw, user_data) as context:  # the first visit, not measured
+            for path, text, chart in pages:
+                open_interactive(context, f"{base}/{path}", text, chart).close()
+        for path, text, chart in pages:
+            seconds, fetched = [], []
+            for _ in range(runs):
+                with _profile(pw, user_data) as context:
+                    started = time.perf_counter()
+                    page = open_interactive(context, f"{base}/{path}", text, chart)
+                    seconds.append(time.perf_counter() - started)
+                    fetched.append(float(page.evaluate(TRANSFERRED_JS)))
+            out[path] = {"seconds": seconds, "bytes_fetched": fetched}
+    return out
+
+
+def _switch(base: str, pages: Sequence[tuple[str, str, bool]], runs: int) -> dict[str, list[float]]:
+    """Page switch: one open tab clicks the sidebar link of each page in turn (st.navigation, no
+    reload); seconds from the click to interactive. One unmeasured round first, then `runs`."""
+    out: dict[str, list[float]] = {path: [] for path, _, _ in pages}
+    titles = {path: title for _, title, path, _ in NAV_PAGES}
+    with browser() as b:
+        last_path, last_text, last_chart = pages[-1]
+        page = open_interactive(b, f"{base}/{last_path}", last_text, last_chart)
+        for round_ in range(runs + 1):
+            for path, text, chart in pages:
+                link = page.locator('[data-testid="stSidebarNavLink"]', has_text=titles[path])
+                page.evaluate(WATCH_RUN_JS)
+                started = time.perf_counter()
+                link.first.click()
+                wait_interactive(page, text, chart, after_run=True)
+                if round_:
+                    out[path].append(time.perf_counter() - started)
+        page.context.close()
+    return out
+
+
+def _floor_rerun(base: str, runs: int) -> list[float]:
+    """The floor of a page switch: the one-line app rerun in its open tab (the "r" shortcut)."""
+    seconds: list[float] = []
+    with browser() as b:
+        page = open_interactive(b, base, FLOOR_TEXT, False)
+        for i in range(runs + 1):
+            page.evaluate(WATCH_RUN_JS)
+            started = time.perf_counter()
+            page.keyboard.press("r")
+            wait_interactive(page, FLOOR_TEXT, False, after_run=True)
+            if i:
+                seconds.append(time.perf_counter() - started)
+        page.context.close()
+    return seconds
+
+
+def _row(case: str, metric: str, seconds: list[float], floor: list[float]) -> Row:
+    value = summarize(seconds)
+    return Row(
+        "dashboard_tti", case, metric, "s", value, summarize(floor), goal="< 3 s",
+        met=value.median < 3.0,
+    )  # fmt: skip
+
+
 def run(runs: int = 3) -> tuple[list[Row], dict[str, Any]]:
-    raw: dict[str, Any] = {"pages": {}}
+    raw: dict[str, Any] = {"pages": {}, "returning": {}, "switch": {}}
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-tti-") as tmp:
         workdir = Path(tmp)
@@ -162,25 +299,39 @@ def run(runs: int = 3) -> tuple[list[Row], dict[str, Any]]:
             _add_history_job(demo_dir, urls["prometheus"], exporter_port)
             raw["data"] = _check_history(urls["prometheus"])
             print(f"[dashboard_tti] Prometheus holds {raw['data']}", file=sys.stderr, flush=True)
-            # the floor is measured while the demo runs, under the same load as the pages
-            wait_for_http(f"http://127.0.0.1:{port}/_stcore/health", 60)
-            floor_s = _tti(f"http://127.0.0.1:{port}", "", FLOOR_TEXT, False, runs)
-            raw["floor"] = floor_s
+            # the floors are measured while the demo runs, under the same load as the pages
+            floor_url = f"http://127.0.0.1:{port}"
+            wait_for_http(f"{floor_url}/_stcore/health", 60)
+            floor_cold = _tti(floor_url, "", FLOOR_TEXT, False, runs)
+            floor_back = _returning(floor_url, [("", FLOOR_TEXT, False)], runs, workdir)[""]
+            floor_rerun = _floor_rerun(floor_url, runs)
+            raw["floor"] = floor_cold
+            raw["floor_returning"] = floor_back
+            raw["floor_rerun"] = floor_rerun
             floor_proc.stop()
+            dashboard = urls["dashboard"]
+            print("[dashboard_tti] cold first visits", file=sys.stderr, flush=True)
             for path, text, chart in PAGES:
-                seconds = _tti(urls["dashboard"], path, text, chart, runs)
-                raw["pages"][path] = seconds
+                raw["pages"][path] = _tti(dashboard, path, text, chart, runs)
+            print("[dashboard_tti] returning visits", file=sys.stderr, flush=True)
+            raw["returning"] = _returning(dashboard, PAGES, runs, workdir)
+            print("[dashboard_tti] page switches", file=sys.stderr, flush=True)
+            raw["switch"] = _switch(dashboard, PAGES, runs)
+            for path, _, chart in PAGES:
+                drawn = ", chart drawn" if chart else ""
                 rows.append(
-                    Row(
-                        "dashboard_tti",
+                    _row(f"/{path}", f"cold first visit{drawn}", raw["pages"][path], floor_cold)
+                )
+                rows.append(
+                    _row(
                         f"/{path}",
-                        "time to interactive" + (" (chart drawn)" if chart else ""),
-                        "s",
-                        summarize(seconds),
-                        summarize(floor_s),
-                        goal="< 3 s",
-                        met=summarize(seconds).median < 3.0,
+                        f"returning visitor{drawn}",
+                        raw["returning"][path]["seconds"],
+                        floor_back["seconds"],
                     )
+                )
+                rows.append(
+                    _row(f"/{path}", f"page switch{drawn}", raw["switch"][path], floor_rerun)
                 )
         finally:
             if demo is not None:
