@@ -182,7 +182,7 @@ class TraceStore:
             except sqlite3.Error as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
-                raise StoreError(f"trace store {what} failed: {exc}") from exc
+                raise StoreError(f"trace store {self.path}: {what} failed: {exc}") from exc
             self.hop_count = max(0, self.hop_count + hop_delta(out))
             return out
 

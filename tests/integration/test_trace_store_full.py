@@ -126,6 +126,8 @@ def test_a_full_disk_lowers_store_up_then_recovers_with_nothing_lost(tansu, tiny
         assert proc.alive(), proc.log_tail(30)
         text = log.read_text(errors="replace")
         assert "database or disk is full" in text, text[-3000:]
+        # the error names the store's path, so the user knows which disk to look at
+        assert f"trace store {store}" in text, text[-3000:]
         assert "Traceback" not in text, text[-3000:]
         pid_while_full = proc.pid
 
