@@ -341,6 +341,13 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
             "a rate in Prometheus", lambda: query("rate(eventscope_flow_events_total[1m]) > 0")
         )
         wait_until("the test alert to fire", alerts_firing)
+        # range queries end at a whole second (`int(time.time())`) and pages use a 5 s rate
+        # window: with only the first two scrapes in, the last point's window can hold one
+        # sample and a rate chart comes back empty. Five samples leave no such gap.
+        wait_until(
+            "five scrapes in Prometheus",
+            lambda: query("count_over_time(eventscope_consumed_messages_total[10s]) >= 5"),
+        )
         yield {"prometheus": url, "collector": collector}
     finally:
         prometheus.stop()
