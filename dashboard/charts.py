@@ -88,6 +88,8 @@ NODE_SHAPES = (
 )
 
 
+# Size of an edge's arrowhead marker.
+ARROW_PIXELS = 13
 # Vertical pixels per row (50 past 20 rows): room for a node and its label above it.
 ROW_PIXELS = 72
 # Above this many edges, edges without event types show their rate on hover only.
@@ -136,6 +138,10 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
     traces: list[go.Scatter] = []
     notes: list[dict[str, object]] = []
     hover: tuple[list[float], list[float], list[str]] = ([], [], [])
+    # one trace per (colour, width, dash), segments split by None: the browser draws a
+    # hundred edges as a few paths instead of a hundred traces (the Flow page's cold visit)
+    lines: dict[tuple[str, float, str], tuple[list[float | None], list[float | None], list[int]]]
+    lines = {}
     back = 0
     for edge in graph.edges:
         if edge.source == edge.target or edge.source not in pos or edge.target not in pos:
@@ -154,25 +160,13 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
             mid = (x0 + (x1 - x0) * 0.5, y0 + (y1 - y0) * 0.5)
         colour = HEALTH_COLOURS[edge.health]
         routed = bool(edge.relation)
-        traces.append(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines",
-                line={
-                    "color": colour,
-                    "width": 1.5 if routed else 1.5 + min(edge.rate, 50.0) / 10,
-                    "dash": "dash" if routed else "solid",
-                },
-                hoverinfo="skip",
-                showlegend=False,
-            )
-        )
-        notes.append(
-            dict(x=xs[-1], y=ys[-1], ax=xs[-2], ay=ys[-2], xref="x", yref="y", axref="x",
-                 ayref="y", showarrow=True, arrowhead=3, arrowsize=1.2, arrowcolor=colour,
-                 standoff=13, startstandoff=0 if len(xs) > 2 else 13, text="")
-        )  # fmt: skip
+        # width by rate in half-pixel steps, so edges of one look share one trace
+        width = 1.5 if routed else round(2 * (1.5 + min(edge.rate, 50.0) / 10)) / 2
+        look = (colour, width, "dash" if routed else "solid")
+        line_xs, line_ys, heads = lines.setdefault(look, ([], [], []))
+        line_xs.extend([*xs, None])
+        line_ys.extend([*ys, None])
+        heads.extend([*(0 for _ in xs[:-1]), ARROW_PIXELS, 0])  # an arrowhead at the end only
         text = _edge_text(edge, show_rate, "<br>")
         if text:  # hung below the line: node names sit above their nodes
             notes.append(
@@ -182,6 +176,27 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
         hover[0].append(mid[0])
         hover[1].append(mid[1])
         hover[2].append(f"{edge.source} → {edge.target}<br>{_edge_text(edge, True) or '—'}")
+    for (colour, width, dash), (line_xs, line_ys, heads) in lines.items():
+        traces.append(
+            go.Scatter(
+                x=line_xs,
+                y=line_ys,
+                mode="lines+markers",
+                line={"color": colour, "width": width, "dash": dash},
+                # arrowheads as markers turned along the last segment, stopping short of the
+                # node: one path per look instead of an SVG annotation per edge
+                marker={
+                    "symbol": "arrow",
+                    "angleref": "previous",
+                    "size": heads,
+                    "standoff": heads,  # the head stops at the node's rim; corners stay joined
+                    "color": colour,
+                },
+                connectgaps=False,
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
     traces.append(
         go.Scatter(
             x=hover[0],
