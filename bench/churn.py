@@ -24,16 +24,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import requests
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.kafka_world import COMMITS_IN_FLIGHT, KafkaWorld, group_commit
+from bench import kafka_world
+from bench.kafka_world import KafkaWorld
 from bench.soak import MiB, rss_bytes, slope_per_hour
 from bench.stats import Row, Summary, summarize
 from demo.services import ManagedProcess, free_port, wait_for_http
@@ -91,19 +90,7 @@ def wait_for(predicate: Callable[[], Any], what: str) -> Any:
 
 
 def commit_groups(admin: AdminClient, cycle: int, groups: int) -> None:
-    pending: list[Future[Any]] = []
-    for g in range(groups):
-        topic, offsets = group_commit(g)
-        req = ConsumerGroupTopicPartitions(
-            group_name(cycle, g), [TopicPartition(topic, p, o) for p, o in offsets.items()]
-        )
-        pending.extend(admin.alter_consumer_group_offsets([req]).values())
-        if len(pending) >= COMMITS_IN_FLIGHT:
-            for fut in pending:
-                fut.result(60)
-            pending = []
-    for fut in pending:
-        fut.result(60)
+    kafka_world.commit_groups(admin, range(groups), lambda g: group_name(cycle, g))
 
 
 def delete_groups(admin: AdminClient, cycle: int, groups: int) -> None:

@@ -11,6 +11,7 @@ Group g commits offset 1 + g % 3 on every partition of topic g % TOPICS (records
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,24 @@ def group_commit(g: int) -> tuple[str, dict[int, int]]:
 def start_tansu_behind(port: int, advertised_port: int, workdir: Path, name: str) -> ManagedProcess:
     """Tansu on 127.0.0.1:port advertising 127.0.0.1:advertised_port (where the proxy listens)."""
     return start_tansu(port, workdir, name=name, advertised_port=advertised_port)
+
+
+def commit_groups(admin: AdminClient, numbers: Iterable[int], name: Callable[[int], str]) -> None:
+    """Group `name(g)` commits `group_commit(g)` for each g in `numbers`, with the admin API
+    (no join), at most COMMITS_IN_FLIGHT requests at a time."""
+    pending: list[Future[Any]] = []
+    for g in numbers:
+        topic, offsets = group_commit(g)
+        req = ConsumerGroupTopicPartitions(
+            name(g), [TopicPartition(topic, p, o) for p, o in offsets.items()]
+        )
+        pending.extend(admin.alter_consumer_group_offsets([req]).values())
+        if len(pending) >= COMMITS_IN_FLIGHT:
+            for fut in pending:
+                fut.result(60)
+            pending = []
+    for fut in pending:
+        fut.result(60)
 
 
 @dataclass
@@ -82,19 +101,7 @@ class KafkaWorld:
     def grow_to(self, groups: int) -> None:
         """Commit offsets for groups [self.groups, groups) so that `groups` groups exist."""
         assert self._admin is not None
-        pending: list[Future[Any]] = []
-        for g in range(self.groups, groups):
-            topic, offsets = group_commit(g)
-            req = ConsumerGroupTopicPartitions(
-                group_name(g), [TopicPartition(topic, p, o) for p, o in offsets.items()]
-            )
-            pending.extend(self._admin.alter_consumer_group_offsets([req]).values())
-            if len(pending) >= COMMITS_IN_FLIGHT:
-                for fut in pending:
-                    fut.result(60)
-                pending = []
-        for fut in pending:
-            fut.result(60)
+        commit_groups(self._admin, range(self.groups, groups), group_name)
         self.groups = max(self.groups, groups)
 
     def _create_topics(self) -> None:

@@ -19,9 +19,8 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
-from bench.trace_bench import Rate, bare_rate, produce, tap_config, tap_rate
+from bench.trace_bench import Rate, bare_rate, clock_first_record, produce, tap_config, tap_rate
 from collector.tracing import feeds
 from collector.tracing.api import classes_of
 from collector.tracing.kafka_tap import KafkaTap
@@ -54,15 +53,7 @@ def tap_with_export(
     metrics = TraceMetrics(lambda: store.hop_count)
     export = SpanExport(store, OtlpHttpSink(endpoint, "eventscope"), metrics)
     tap = KafkaTap(tracing, cluster, store, metrics, ())
-    first: list[float] = []
-    batch_of = tap.batch_of
-
-    def timed(messages: Any, now: float) -> Any:
-        if messages and not first:
-            first.extend((time.perf_counter(), time.process_time()))
-        return batch_of(messages, now)
-
-    tap.batch_of = timed  # type: ignore[method-assign]
+    first = clock_first_record(tap)
     export.start()
     tap.start()
     deadline = time.monotonic() + 300

@@ -72,33 +72,27 @@ def group_state(view: View, group: str) -> Loaded[pd.DataFrame]:
     return instant_frame(view, queries.group_state(view.cluster, group), [*GROUP_LABELS, "state"])
 
 
+def _rate_queries(view: View, topic: str | None) -> list[tuple[str, list[str]]]:
+    """Produced per topic/queue and consumed per group and topic, with their labels."""
+    return [
+        (queries.produce_rate_by_topic(view.cluster, view.window, topic),
+         ["broker", "cluster_name", "topic"]),
+        (queries.consume_rate_by_group(view.cluster, view.window, topic),
+         [*GROUP_LABELS, "topic"]),
+    ]  # fmt: skip
+
+
 def throughput_history(
     view: View, topic: str | None = None
 ) -> tuple[Loaded[pd.DataFrame], Loaded[pd.DataFrame]]:
     """(produced per topic/queue, consumed per group and topic) over the range, fetched at once."""
-    produced, consumed = range_frames(
-        view,
-        [
-            (queries.produce_rate_by_topic(view.cluster, view.window, topic),
-             ["broker", "cluster_name", "topic"]),
-            (queries.consume_rate_by_group(view.cluster, view.window, topic),
-             [*GROUP_LABELS, "topic"]),
-        ],
-    )  # fmt: skip
+    produced, consumed = range_frames(view, _rate_queries(view, topic))
     return produced, consumed
 
 
 def rates_now(view: View, topic: str | None = None) -> Loaded[pd.DataFrame]:
     """Per topic/queue now: produced/s and consumed/s (summed over its groups)."""
-    produced, consumed = instant_frames(
-        view,
-        [
-            (queries.produce_rate_by_topic(view.cluster, view.window, topic),
-             ["broker", "cluster_name", "topic"]),
-            (queries.consume_rate_by_group(view.cluster, view.window, topic),
-             [*GROUP_LABELS, "topic"]),
-        ],
-    )  # fmt: skip
+    produced, consumed = instant_frames(view, _rate_queries(view, topic))
     if produced.value is None or consumed.value is None:
         return Loaded(problem=produced.problem or consumed.problem)
     keys = ["broker", "cluster_name", "topic"]

@@ -123,15 +123,21 @@ class DemoStack:
 @pytest.fixture(scope="session")
 def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     """The whole embedded stack, as `make demo` runs it, on free ports, once per session."""
-    # kept after the run (not in pytest's rotating tmp) so a failure's logs can be read
-    workdir = Path(__file__).resolve().parents[1] / ".eventscope" / f"test-demo-{os.getpid()}"
-    workdir.mkdir(parents=True, exist_ok=True)
     vhost = f"eventscope-test-{os.getpid()}"
+    yield from run_demo("test-demo", ["--rabbitmq-vhost", vhost], vhost)
+
+
+def run_demo(name: str, args: list[str], vhost: str) -> Iterator[DemoStack]:
+    """`eventscope demo --auto-ports --poll-interval 2 ARGS` until the generator is closed.
+    Its workdir is .eventscope/NAME-PID, kept after the run (not in pytest's rotating tmp) so
+    a failure's logs can be read."""
+    workdir = Path(__file__).resolve().parents[1] / ".eventscope" / f"{name}-{os.getpid()}"
+    workdir.mkdir(parents=True, exist_ok=True)
     proc = ManagedProcess(
-        "eventscope-demo",
+        f"eventscope-{name.removeprefix('test-')}",
         [
             sys.executable, "-m", "collector.cli", "demo", "--auto-ports",
-            "--workdir", str(workdir), "--rabbitmq-vhost", vhost, "--poll-interval", "2",
+            "--workdir", str(workdir), "--poll-interval", "2", *args,
         ],
         workdir / "demo.out",
     ).start()  # fmt: skip

@@ -8,19 +8,16 @@ same parts beside them (its generated config is checked in tests/unit/test_demo_
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from demo.pipeline.events import ALL_CONSUMERS
-from demo.services import ManagedProcess
-from tests.conftest import DemoStack, wait_until
+from tests.conftest import DemoStack, run_demo, wait_until
 
 pytestmark = pytest.mark.service
 BUS = "shop-events"
@@ -28,24 +25,7 @@ BUS = "shop-events"
 
 @pytest.fixture(scope="module")
 def aws_demo() -> Iterator[DemoStack]:
-    # kept after the run (not in pytest's rotating tmp) so a failure's logs can be read
-    workdir = Path(__file__).resolve().parents[2] / ".eventscope" / f"test-demo-aws-{os.getpid()}"
-    workdir.mkdir(parents=True, exist_ok=True)
-    proc = ManagedProcess(
-        "eventscope-demo-aws",
-        [
-            sys.executable, "-m", "collector.cli", "demo", "--only", "aws", "--auto-ports",
-            "--no-dashboard", "--workdir", str(workdir), "--poll-interval", "2",
-        ],
-        workdir / "demo.out",
-    ).start()  # fmt: skip
-    try:
-        wait_until(lambda: (workdir / "state.json").exists() or not proc.alive(), 120, "demo start")
-        if not proc.alive():
-            raise AssertionError(f"eventscope demo exited:\n{proc.log_tail(40)}")
-        yield DemoStack(proc, workdir, vhost="")
-    finally:
-        proc.stop(timeout=30)
+    yield from run_demo("test-demo-aws", ["--only", "aws", "--no-dashboard"], vhost="")
 
 
 def truth(stack: DemoStack) -> dict[str, Any]:
