@@ -61,7 +61,7 @@ def tap_with_export(
         time.sleep(0.002)
     elapsed, cpu = time.perf_counter() - first[0], time.process_time() - first[1]
     tap.stop(10)
-    while export.hops_at < feeds.hop_end(store.reader()) and time.monotonic() < deadline:
+    while export.hops_at < store.read(feeds.hop_end) and time.monotonic() < deadline:
         time.sleep(0.01)
     caught_up = time.perf_counter() - first[0]
     export.stop(10)

@@ -62,17 +62,18 @@ def search_answer(
     now: float,
 ) -> list[dict[str, Any]]:
     """GET /api/traces?...: journey summaries, newest activity first (see `search`)."""
-    return search_journeys(
-        store.reader(),
-        status=status,
-        since=since,
-        until=until,
-        service=service,
-        event_type=event_type,
-        limit=limit,
-        now=now,
-        slow_seconds=tracing.slow_seconds,
-    )
+    with store.reading() as db:
+        return search_journeys(
+            db,
+            status=status,
+            since=since,
+            until=until,
+            service=service,
+            event_type=event_type,
+            limit=limit,
+            now=now,
+            slow_seconds=tracing.slow_seconds,
+        )
 
 
 def journey_from_store(

@@ -50,8 +50,9 @@ class ConsumerEdges:
         # (time, log end then): a consumption logged by then is old enough at time + delay
         self._ends: deque[tuple[float, int]] = deque()
         self._lock = threading.Lock()
-        start = feeds.cursor(store.reader(), CURSOR)
-        self.position = feeds.log_end(store.reader()) if start is None else start
+        with store.reading() as db:
+            start = feeds.cursor(db, CURSOR)
+            self.position = feeds.log_end(db) if start is None else start
         if start is None:  # kept at once: the log is trimmed below the lowest cursor
             store.advance(CURSOR, self.position)
 
@@ -61,16 +62,16 @@ class ConsumerEdges:
             return self._tick(now)
 
     def _tick(self, now: float) -> list[Edge]:
-        db = self.store.reader()
-        self._ends.append((now, feeds.log_end(db)))
-        ripe = self.position
-        while self._ends and self._ends[0][0] <= now - self.delay_seconds:
-            ripe = max(ripe, self._ends.popleft()[1])
-        if ripe <= self.position:
-            return []
-        edges: list[Edge] = []
-        for start in range(self.position, ripe, CHUNK):
-            edges += feeds.consumer_edges(db, start, min(start + CHUNK, ripe))
+        with self.store.reading() as db:
+            self._ends.append((now, feeds.log_end(db)))
+            ripe = self.position
+            while self._ends and self._ends[0][0] <= now - self.delay_seconds:
+                ripe = max(ripe, self._ends.popleft()[1])
+            if ripe <= self.position:
+                return []
+            edges: list[Edge] = []
+            for start in range(self.position, ripe, CHUNK):
+                edges += feeds.consumer_edges(db, start, min(start + CHUNK, ripe))
         self.position = ripe
         self.store.advance(CURSOR, ripe)
         return edges

@@ -52,11 +52,11 @@ class SpanExport:
         self.metrics = metrics
         self.builder = SpanBuilder()
         self.clock = clock or time.monotonic
-        db = store.reader()
-        hops_at, log_at = feeds.cursor(db, HOP_CURSOR), feeds.cursor(db, LOG_CURSOR)
-        # a first start exports what is stored from now on, not the store's whole history
-        self.hops_at = feeds.hop_end(db) if hops_at is None else hops_at
-        self.log_at = feeds.log_end(db) if log_at is None else log_at
+        with store.reading() as db:
+            hops_at, log_at = feeds.cursor(db, HOP_CURSOR), feeds.cursor(db, LOG_CURSOR)
+            # a first start exports what is stored from now on, not the store's whole history
+            self.hops_at = feeds.hop_end(db) if hops_at is None else hops_at
+            self.log_at = feeds.log_end(db) if log_at is None else log_at
         self._saved = (hops_at, log_at)
         self._waiting: dict[int, float] = {}  # log id -> when first seen without its hop
         self._failing = False
@@ -115,32 +115,32 @@ class SpanExport:
             return self._run_once()
 
     def _run_once(self) -> int:
-        db = self.store.reader()
-        now = self.clock()
-        hop_end, log_end = feeds.hop_end(db), feeds.log_end(db)
-        dropped: dict[str, int] = {}
-        if hop_end - self.hops_at > MAX_BACKLOG:
-            dropped["backlog"] = hop_end - MAX_BACKLOG - self.hops_at
-            self.hops_at = hop_end - MAX_BACKLOG
-        if log_end - self.log_at > MAX_BACKLOG:
-            dropped["backlog"] = dropped.get("backlog", 0) + log_end - MAX_BACKLOG - self.log_at
-            self.log_at = log_end - MAX_BACKLOG
-        hops = feeds.new_hops(db, self.hops_at, hop_end, CHUNK)
-        consumed = feeds.new_consumptions(db, self.log_at, log_end, CHUNK)
-        spans: list[SpanRecord] = []
-        for _id, hop, opens_root in hops:
-            if opens_root:
-                spans.append(self.builder.root(hop))
-            spans.append(self.builder.hop(hop))
-        waited = list(self._waiting)
-        for log_id, maybe_hop, consumption in consumed:
-            if maybe_hop is not None:
-                spans.append(self.builder.consumption(maybe_hop, consumption))
-            elif len(self._waiting) < MAX_WAITING:
-                self._waiting[log_id] = now
-            else:
-                dropped["no_hop"] = dropped.get("no_hop", 0) + 1
-        spans += self._resolve_waiting(db, waited, now, dropped)
+        with self.store.reading() as db:
+            now = self.clock()
+            hop_end, log_end = feeds.hop_end(db), feeds.log_end(db)
+            dropped: dict[str, int] = {}
+            if hop_end - self.hops_at > MAX_BACKLOG:
+                dropped["backlog"] = hop_end - MAX_BACKLOG - self.hops_at
+                self.hops_at = hop_end - MAX_BACKLOG
+            if log_end - self.log_at > MAX_BACKLOG:
+                dropped["backlog"] = dropped.get("backlog", 0) + log_end - MAX_BACKLOG - self.log_at
+                self.log_at = log_end - MAX_BACKLOG
+            hops = feeds.new_hops(db, self.hops_at, hop_end, CHUNK)
+            consumed = feeds.new_consumptions(db, self.log_at, log_end, CHUNK)
+            spans: list[SpanRecord] = []
+            for _id, hop, opens_root in hops:
+                if opens_root:
+                    spans.append(self.builder.root(hop))
+                spans.append(self.builder.hop(hop))
+            waited = list(self._waiting)
+            for log_id, maybe_hop, consumption in consumed:
+                if maybe_hop is not None:
+                    spans.append(self.builder.consumption(maybe_hop, consumption))
+                elif len(self._waiting) < MAX_WAITING:
+                    self._waiting[log_id] = now
+                else:
+                    dropped["no_hop"] = dropped.get("no_hop", 0) + 1
+            spans += self._resolve_waiting(db, waited, now, dropped)
         self.hops_at = hops[-1][0] if len(hops) == CHUNK else hop_end
         self.log_at = consumed[-1][0] if len(consumed) == CHUNK else log_end
         sent = self._send(spans)
@@ -203,10 +203,10 @@ class SpanExport:
 def forget_cursors(store: TraceStore) -> None:
     """Export turned off: drop its cursors (a later start begins afresh, and the consumption
     log is trimmed without waiting for it)."""
-    db = store.reader()
-    for name in (HOP_CURSOR, LOG_CURSOR):
-        if feeds.cursor(db, name) is not None:
-            try:
-                store.drop_cursor(name)
-            except StoreError as exc:
-                log.warning("span export: %s", exc)
+    with store.reading() as db:
+        stale = [name for name in (HOP_CURSOR, LOG_CURSOR) if feeds.cursor(db, name) is not None]
+    for name in stale:
+        try:
+            store.drop_cursor(name)
+        except StoreError as exc:
+            log.warning("span export: %s", exc)

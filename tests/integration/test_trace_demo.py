@@ -146,7 +146,7 @@ tracing:
             raise AssertionError(f"{exc}: expected {expected}, /metrics has {seen[0]}") from None
         # and stays so once every consumption logged by now has been judged
         traces = collector.traces
-        logged = feeds.log_end(traces.store.reader())
+        logged = traces.store.read(feeds.log_end)
         wait_until(lambda: traces.edges.position >= logged, 30, "consumptions judged")
         graph = _edges(metrics_url)
         assert {pair: graph.get(pair) for pair in expected} == expected

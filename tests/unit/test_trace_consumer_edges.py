@@ -139,9 +139,9 @@ def test_the_log_is_trimmed_behind_its_readers(store):
     store.insert_hops([CONFIRMED])
     commit(store, "notify", "notification-service", "orders.confirmed", 1, 12.0)
     count = "SELECT count(*) FROM consumption_log"
-    assert store.reader().execute(count).fetchone()[0] == 1
+    assert store.read(lambda db: db.execute(count).fetchone()[0]) == 1
     edges.tick(20.0)
-    assert store.reader().execute(count).fetchone()[0] == 0
+    assert store.read(lambda db: db.execute(count).fetchone()[0]) == 0
 
 
 def test_the_span_export_reading_ahead_does_not_trim_what_is_not_judged_yet(store):

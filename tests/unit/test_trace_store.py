@@ -84,8 +84,10 @@ def test_prune_by_age_then_by_size(store):
     assert store.prune(oldest=0.0, max_hops=4) == 3  # the oldest go first
     assert [h.correlation_id for h in store.hops("c6", 5)] == ["c6"]
     assert store.hops("c5", 5) == []
-    assert search_journeys(store.reader(), status=None, since=None, until=None, service=None,
-                           event_type=None, limit=50, now=0, slow_seconds=1) != []  # fmt: skip
+    assert store.read(lambda db: search_journeys(
+        db, status=None, since=None, until=None, service=None, event_type=None, limit=50, now=0,
+        slow_seconds=1,
+    )) != []  # fmt: skip
 
 
 def test_search_filters(store):
@@ -111,7 +113,7 @@ def test_search_filters(store):
             "slow_seconds": 30.0,
             **kw,
         }
-        return [r["correlation_id"] for r in search_journeys(store.reader(), **args)]  # fmt: skip
+        return [r["correlation_id"] for r in store.read(lambda db: search_journeys(db, **args))]
 
     assert ids() == ["slow", "dead", "cancel", "ok"]  # newest activity first
     assert ids(status="complete") == ["ok"]
@@ -124,10 +126,10 @@ def test_search_filters(store):
     assert ids(event_type="OrderConfirmed") == ["ok"]
     assert ids(since=20.5, until=35) == ["dead", "cancel"]
     assert ids(limit=1) == ["slow"]
-    (row,) = search_journeys(
-        store.reader(), status="complete", since=None, until=None, service=None,
+    (row,) = store.read(lambda db: search_journeys(
+        db, status="complete", since=None, until=None, service=None,
         event_type=None, limit=5, now=0, slow_seconds=1,
-    )  # fmt: skip
+    ))  # fmt: skip
     assert row == {
         "correlation_id": "ok", "status": "complete", "started_at": 10, "ended_at": 11,
         "duration_seconds": 1, "hops": 2, "last_service": "shop",
@@ -168,3 +170,38 @@ def test_tracing_config_errors_name_the_key(tmp_path, section, key):
     with pytest.raises(ConfigError) as err:
         validate_tracing(load_config(path, env={}).tracing, {"local"}, set())
     assert key in str(err.value)
+
+
+def _open_files(path: Path) -> int:
+    """File descriptors of this process open on `path` (one per SQLite connection)."""
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if fd.resolve() == path.resolve())
+
+
+def test_reads_on_many_threads_share_a_bounded_pool_of_connections(store, tmp_path):
+    """The HTTP API answers each request on a new thread: each used to open a connection of
+    its own, freed only by the garbage collector, with its own 32 MB page cache."""
+    import threading
+
+    from collector.tracing.store import READERS
+
+    store.insert_hops([hop(f"c{i}", "OrderPlaced", float(i), i) for i in range(100)])
+    db_file = tmp_path / "traces.db"
+    before = _open_files(db_file)
+    counts: list[int] = []
+    gate = threading.Barrier(8)
+
+    def request() -> None:
+        gate.wait()  # eight requests at once
+        counts.append(store.read(lambda db: db.execute("SELECT count(*) FROM hops").fetchone()[0]))
+
+    for _ in range(10):
+        threads = [threading.Thread(target=request) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert counts == [100] * 80
+    assert _open_files(db_file) - before <= READERS
+    store.close()
+    assert _open_files(db_file) == 0
