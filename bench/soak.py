@@ -38,8 +38,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.stats import Row, Summary, summarize
 from demo.client import start_demo
 from demo.pipeline.config import PipelineConfig
+from demo.stack import drop_vhost
 
 POLL_INTERVAL = 5.0  # the demo's default collector poll interval
+MANAGEMENT = "http://127.0.0.1:15672"  # the demo's default RabbitMQ management API
+VHOST_PREFIX = "eventscope-soak-"  # + the soak's pid
 MiB = 1024 * 1024
 
 
@@ -176,8 +179,39 @@ def max_poll_gap(prometheus: str, seconds: float) -> dict[str, float]:
     }
 
 
+def drop_orphan_vhosts(management: str = MANAGEMENT) -> list[str]:
+    """Remove the vhosts of soaks that were killed (their pid is gone): a killed soak cannot
+    clean up, and at 10x its firehose queue holds a million messages within the hour."""
+    auth = ("guest", os.environ.get("EVENTSCOPE_DEMO_RABBITMQ_PASSWORD", "guest"))
+    try:
+        resp = requests.get(f"{management}/api/vhosts", auth=auth, timeout=10)
+        resp.raise_for_status()
+    except requests.RequestException as exc:
+        print(f"[soak] cannot list RabbitMQ vhosts ({exc}); none removed", file=sys.stderr)
+        return []
+    dropped = []
+    for name in (v["name"] for v in resp.json()):
+        pid = name.removeprefix(VHOST_PREFIX)
+        if name.startswith(VHOST_PREFIX) and pid.isdigit() and not _alive(int(pid)):
+            drop_vhost(management, name)
+            dropped.append(name)
+    return dropped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def soak(plan: SoakPlan, workdir: Path) -> dict[str, Any]:
     """Run the soak; returns every sample and the page visits (the raw figures)."""
+    for name in drop_orphan_vhosts():
+        print(f"[soak] removed the vhost {name} of a soak that was killed", file=sys.stderr)
     defaults = PipelineConfig()
     target = {
         "orders": defaults.order_rate * plan.multiplier,
@@ -187,7 +221,7 @@ def soak(plan: SoakPlan, workdir: Path) -> dict[str, Any]:
         "--poll-interval",
         str(POLL_INTERVAL),
         "--rabbitmq-vhost",
-        f"eventscope-soak-{os.getpid()}",
+        f"{VHOST_PREFIX}{os.getpid()}",
     ]
     proc, demo = start_demo(workdir, args, name="soak-demo")
     urls, pids = demo.urls, demo.pids
