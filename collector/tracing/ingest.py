@@ -16,6 +16,8 @@ builds a `Hop` per event. Steps, each one statement or one pass over the batch:
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import operator
 import sqlite3
@@ -42,8 +44,11 @@ OFF: Final = 6
 AT: Final = 7
 SERVICE: Final = 8
 DLQ: Final = 10
+WIDTH: Final = 14  # columns in a HopRow
 
-INSERT_HOP = f"INSERT OR IGNORE INTO hops ({HOP_COLUMNS}) VALUES ({','.join('?' * 14)})"
+INSERT_HOPS = f"INSERT OR IGNORE INTO hops ({HOP_COLUMNS}) VALUES"
+UPSERT_JOURNEYS = "INSERT OR REPLACE INTO journeys VALUES"
+ROWS_PER_STATEMENT = 256  # x 14 columns: under SQLite's 32,766 parameters
 
 _CONSUMED_BEFORE_STORED = (
     "INSERT OR IGNORE INTO consumptions"
@@ -113,7 +118,7 @@ def insert_batch(
     result = IngestResult()
     last_id = db.execute("SELECT coalesce(max(id), 0) FROM hops").fetchone()[0]
     changes = db.total_changes
-    db.executemany(INSERT_HOP, rows)
+    insert_many(db, INSERT_HOPS, WIDTH, rows)
     added = db.total_changes - changes
     new = sorted(rows if added == len(rows) else _new_rows(db, rows, last_id), key=row_order)
     result.inserted, result.duplicates = len(new), len(rows) - len(new)
@@ -132,11 +137,32 @@ def insert_batch(
             reads.setdefault(service, set()).add(source)
     for cid, added_rows in by_journey.items():
         _walk(cid, added_rows, earlier.get(cid, []), journeys, reads, classes, result)
-    db.executemany(
-        f"INSERT OR REPLACE INTO journeys VALUES ({','.join('?' * 12)})",
-        [journeys[cid].values() for cid in by_journey],
-    )
+    insert_many(db, UPSERT_JOURNEYS, 12, [journeys[cid].values() for cid in by_journey])
     return result
+
+
+def insert_many(
+    db: sqlite3.Connection, head: str, width: int, rows: Sequence[Sequence[object]]
+) -> None:
+    """`executemany(head + " (?, ...)", rows)` as multi-row statements of up to
+    `ROWS_PER_STATEMENT` rows (sizes in powers of two, so few distinct statements are cached).
+
+    Why: `executemany` steps SQLite once per row, releasing and taking back the GIL each time;
+    a statement of 256 rows does it once. About 1 us a row faster alone (7.0 against 8.1 us in
+    `insert_rows`), and the writer thread asks the tap's consume thread for the GIL 256 times
+    less often."""
+    done = 0
+    while done < len(rows):
+        n = min(ROWS_PER_STATEMENT, 1 << ((len(rows) - done).bit_length() - 1))
+        chunk = rows[done : done + n]
+        db.execute(_values_sql(head, width, n), list(itertools.chain.from_iterable(chunk)))
+        done += n
+
+
+@functools.cache
+def _values_sql(head: str, width: int, rows: int) -> str:
+    one = f"({','.join('?' * width)})"
+    return f"{head} {','.join([one] * rows)}"
 
 
 def _new_rows(db: sqlite3.Connection, rows: Sequence[HopRow], last_id: int) -> list[HopRow]:
