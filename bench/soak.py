@@ -123,6 +123,8 @@ def collector_figures(metrics_url: str) -> dict[str, Any]:
                     out["store_hops"] = s.value
                 case "eventscope_trace_store_up":
                     out["store_up"] = s.value
+                case "eventscope_trace_store_memory_bytes":
+                    out["sqlite_bytes"] = s.value
                 case "eventscope_trace_events_total":
                     out["trace_events"] = out.get("trace_events", 0.0) + s.value
     return out
@@ -261,6 +263,8 @@ def soak(plan: SoakPlan, workdir: Path) -> dict[str, Any]:
 def _progress(sample: dict[str, Any]) -> str:
     rss = " ".join(f"{k}={v / MiB:.0f}MiB" for k, v in sample["rss"].items() if v and k in _RSS)
     col = sample.get("collector", {})
+    if "sqlite_bytes" in col:
+        rss += f" (collector's SQLite {col['sqlite_bytes'] / MiB:.0f}MiB)"
     return (
         f"[soak] t={sample['t']:.0f}s load={sample['load']:.1f} {rss} "
         f"poll={col.get('poll_seconds')} tap_lag={col.get('tap_lag')}"
@@ -299,6 +303,17 @@ def rows_from(raw: dict[str, Any]) -> list[Row]:
         if slope is not None:
             add(run_case, f"{name} RSS slope after warm-up", "MiB/h", one(slope))
     cols = [s["collector"] for s in samples if "collector" in s]
+    sqlite = [(s["t"], s["collector"]["sqlite_bytes"] / MiB) for s in samples
+              if "sqlite_bytes" in s.get("collector", {})]  # fmt: skip
+    if sqlite:  # the collector's bounded SQLite page caches: part of its RSS
+        warm = [(t, v) for t, v in sqlite if t >= plan.warmup_seconds]
+        add(run_case, "collector SQLite heap at start", "MiB", one(sqlite[0][1]))
+        if warm:
+            add(run_case, "collector SQLite heap after warm-up", "MiB", one(warm[0][1]))
+        add(run_case, "collector SQLite heap at end", "MiB", one(sqlite[-1][1]))
+        slope = slope_per_hour(warm)
+        if slope is not None:
+            add(run_case, "collector SQLite heap slope after warm-up", "MiB/h", one(slope))
     for cluster in sorted({c for col in cols for c in col["poll_seconds"]}):
         polls = [col["poll_seconds"][cluster] for col in cols if cluster in col["poll_seconds"]]
         add(cluster, "poll wall time (sampled)", "s", summarize(polls), POLL_INTERVAL)

@@ -280,6 +280,13 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family("trace_store_hops", Kind.GAUGE, (), "Hops held by the trace store."),
     Family(
+        "trace_store_memory_bytes",
+        Kind.GAUGE,
+        (),
+        "Heap memory SQLite holds in this process: the trace store's page caches (bounded: "
+        "32 MB for the writer, 8 MB for each of 4 readers) and prepared statements.",
+    ),
+    Family(
         "trace_tap_lag_messages",
         Kind.GAUGE,
         BROKER_LABELS,

@@ -59,9 +59,12 @@ class Histogram:
 
 
 class TraceMetrics:
-    def __init__(self, hop_count: Callable[[], int]) -> None:
+    def __init__(
+        self, hop_count: Callable[[], int], memory: Callable[[], int] | None = None
+    ) -> None:
         self._lock = threading.Lock()
         self._hop_count = hop_count
+        self._memory = memory  # SQLite's heap in bytes, when it can be read
         self.flow: dict[Labels, int] = {}
         self.events: dict[Labels, int] = {}
         self.skipped: dict[str, int] = {}
@@ -143,6 +146,8 @@ class TraceMetricsCollector:
             yield _counter("trace_events_skipped", {(k,): v for k, v in m.skipped.items()})
             yield _gauge("trace_store_up", {(): m.store_up})
             yield _gauge("trace_store_hops", {(): m._hop_count()})
+            if m._memory is not None:
+                yield _gauge("trace_store_memory_bytes", {(): m._memory()})
             yield _gauge("trace_tap_lag_messages", m.tap_lag)
             yield _counter("trace_spans_exported", {(): m.spans_exported})
             yield _counter("trace_spans_dropped", {(k,): v for k, v in m.spans_dropped.items()})

@@ -26,7 +26,7 @@ from collector.tracing.config import validate_tracing
 from collector.tracing.consumer_edges import ConsumerEdges
 from collector.tracing.metrics import TraceMetrics, TraceMetricsCollector
 from collector.tracing.otlp_wire import OtlpHttpSink
-from collector.tracing.store import StoreError, TraceStore
+from collector.tracing.store import StoreError, TraceStore, sqlite_memory_used
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class TraceService:
         self.clock = clock
         self.rules = rules_of(tracing)
         self.store = TraceStore(tracing.store_path, classes_of(tracing))
-        self.metrics = TraceMetrics(lambda: self.store.hop_count)
+        self.metrics = TraceMetrics(lambda: self.store.hop_count, sqlite_memory_used)
         self.edges = ConsumerEdges(self.store, tracing.consumer_edge_delay_seconds)
         self.exporter: span_export.SpanExport | None = None
         sink: otel.SpanSink | None = None

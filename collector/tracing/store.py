@@ -31,6 +31,8 @@ checkpoint, on the writer, stays as a backstop if that thread falls behind.
 
 from __future__ import annotations
 
+import _sqlite3
+import ctypes
 import dataclasses
 import logging
 import sqlite3
@@ -94,6 +96,20 @@ WRITER_CACHE_KIB = 32_000  # the writer's page cache: the hot index pages of the
 READER_CACHE_KIB = 8_000  # each pooled reader's
 READERS = 4  # read connections open at once; more readers wait for one
 BACKSTOP_CHECKPOINT_PAGES = 16384  # 64 MB of WAL before the writer checkpoints itself
+
+
+def _memory_used_function() -> Callable[[], int] | None:
+    """SQLite's own count of the heap it holds (`sqlite3_memory_used`), from the library the
+    sqlite3 module is linked with; None where that is not reachable (a static build)."""
+    try:
+        function = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+    except (OSError, AttributeError):
+        return None
+    function.restype, function.argtypes = ctypes.c_int64, []
+    return lambda: int(function())
+
+
+sqlite_memory_used = _memory_used_function()
 
 
 class StoreError(RuntimeError):

@@ -205,3 +205,28 @@ def test_reads_on_many_threads_share_a_bounded_pool_of_connections(store, tmp_pa
     assert _open_files(db_file) - before <= READERS
     store.close()
     assert _open_files(db_file) == 0
+
+
+def test_sqlite_heap_is_reported_and_grows_with_the_page_cache(tmp_path):
+    """`eventscope_trace_store_memory_bytes`: the store's page caches, read from SQLite."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from collector.tracing.metrics import TraceMetrics, TraceMetricsCollector
+    from collector.tracing.store import sqlite_memory_used
+
+    assert sqlite_memory_used is not None
+    before = sqlite_memory_used()
+    store = TraceStore(tmp_path / "mem.db", CLASSES)
+    store.insert_hops([hop(f"c{i}", "OrderPlaced", float(i), i) for i in range(20_000)])
+    registry = CollectorRegistry()
+    registry.register(
+        TraceMetricsCollector(TraceMetrics(lambda: store.hop_count, sqlite_memory_used))
+    )
+    families = {
+        f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())
+    }
+    (sample,) = families["eventscope_trace_store_memory_bytes"].samples
+    assert sample.value > before + 1_000_000  # 20,000 hops' pages are in the writer's cache
+    store.close()
+    assert sqlite_memory_used() < sample.value
