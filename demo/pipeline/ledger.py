@@ -3,6 +3,11 @@
 Per broker: the orders placed with the outcome each must reach, the outcome each did reach
 (first terminal state wins; a second, different one is counted as a conflict), and counters per
 consuming service. Thread-safe: every worker thread writes here.
+
+Bounded: the latest `max_orders` orders per broker are kept one by one (their IDs are what
+`snapshot(include_ids=True)` lists); older ones are folded into counters, so a demo left running
+for days does not grow (it used to keep every order: +180 MiB in 30 minutes at 10x). An order
+retired while still open stays counted as open.
 """
 
 from __future__ import annotations
@@ -14,11 +19,15 @@ from typing import Any
 from demo.pipeline.flow import Outcome
 
 SERVICE_COUNTERS = ("processed", "duplicates_skipped", "retries", "dead_lettered", "published")
+MAX_ORDERS = 100_000  # per broker: 33 minutes at the demo's 10x rate, ~5 hours at its default
 
 
 class Ledger:
-    def __init__(self, brokers: tuple[str, ...]) -> None:
+    def __init__(self, brokers: tuple[str, ...], max_orders: int = MAX_ORDERS) -> None:
         self._lock = threading.Lock()
+        self._max_orders = max_orders
+        # what retired orders counted: placed, open, and per outcome expected / reached
+        self._retired: dict[str, Counter[str]] = {b: Counter() for b in brokers}
         self._expected: dict[str, dict[str, Outcome]] = {b: {} for b in brokers}
         self._reached: dict[str, dict[str, Outcome]] = {b: {} for b in brokers}
         self._conflicts: dict[str, list[str]] = {b: [] for b in brokers}
@@ -33,8 +42,24 @@ class Ledger:
     ) -> None:
         """Record a new order, the end it must reach and the event types it must show."""
         with self._lock:
-            self._expected[broker][correlation_id] = expected
+            expected_now = self._expected[broker]
+            expected_now[correlation_id] = expected
             self._journeys[broker][correlation_id] = journey
+            if len(expected_now) > self._max_orders:
+                self._retire(broker, next(iter(expected_now)))
+
+    def _retire(self, broker: str, correlation_id: str) -> None:
+        """Fold the oldest order into the counters (under the lock)."""
+        retired = self._retired[broker]
+        outcome = self._expected[broker].pop(correlation_id)
+        self._journeys[broker].pop(correlation_id, None)
+        reached = self._reached[broker].pop(correlation_id, None)
+        retired["placed"] += 1
+        retired[f"expected:{outcome.value}"] += 1
+        if reached is None:
+            retired["open"] += 1
+        else:
+            retired[f"terminal:{reached.value}"] += 1
 
     def published(self, broker: str, service: str, event_type: str) -> None:
         with self._lock:
@@ -59,11 +84,12 @@ class Ledger:
             out: dict[str, Any] = {}
             for broker, expected in self._expected.items():
                 reached = self._reached[broker]
+                retired = self._retired[broker]
                 view: dict[str, Any] = {
-                    "orders_placed": len(expected),
-                    "orders_open": sum(1 for c in expected if c not in reached),
-                    "terminal": {o.value: 0 for o in Outcome},
-                    "expected": {o.value: 0 for o in Outcome},
+                    "orders_placed": retired["placed"] + len(expected),
+                    "orders_open": retired["open"] + sum(1 for c in expected if c not in reached),
+                    "terminal": {o.value: retired[f"terminal:{o.value}"] for o in Outcome},
+                    "expected": {o.value: retired[f"expected:{o.value}"] for o in Outcome},
                     "conflicts": len(self._conflicts[broker]),
                     "published": dict(self._published[broker]),
                     "services": {

@@ -118,3 +118,16 @@ def test_ledger_counts_outcomes_and_flags_a_second_different_end():
     assert view["ids"]["journeys"]["c-1"] == ["OrderPlaced", "OrderConfirmed"]
     assert view["services"]["inventory-service"]["retries"] == 3
     assert "ids" not in ledger.snapshot(include_ids=False)["kafka"]
+
+
+def test_the_ledger_keeps_the_latest_orders_and_counts_the_rest():
+    ledger = Ledger(("kafka",), max_orders=3)
+    for i in range(10):
+        ledger.order_placed("kafka", f"c-{i}", Outcome.CONFIRMED, ("OrderPlaced",))
+        if i != 4:  # c-4 never ends
+            ledger.terminal("kafka", f"c-{i}", Outcome.CONFIRMED)
+    view = ledger.snapshot(include_ids=True)["kafka"]
+    assert view["orders_placed"] == 10 and view["orders_open"] == 1
+    assert view["terminal"]["confirmed"] == 9 and view["expected"]["confirmed"] == 10
+    assert view["ids"]["placed"] == ["c-7", "c-8", "c-9"]
+    assert sorted(view["ids"]["journeys"]) == ["c-7", "c-8", "c-9"]
