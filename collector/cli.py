@@ -34,8 +34,10 @@ def setup_logging(level: str) -> None:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     from collector.config import load_config
+    from collector.memory import limit_malloc_arenas
     from collector.service import CollectorService
 
+    limit_malloc_arenas()  # before any thread: RSS stays flat (collector/memory.py)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
