@@ -24,6 +24,7 @@ the run, at most 5 minutes): caches and the bounded history fill during the warm
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -214,6 +215,9 @@ def soak(plan: SoakPlan, workdir: Path) -> dict[str, Any]:
     """Run the soak; returns every sample and the page visits (the raw figures)."""
     for name in drop_orphan_vhosts():
         print(f"[soak] removed the vhost {name} of a soak that was killed", file=sys.stderr)
+    # `kill` (SIGTERM) unwinds like Ctrl-C, so the demo below is stopped and its vhost dropped
+    # (a soak started in the background ignores SIGINT)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("[soak] terminated"))
     defaults = PipelineConfig()
     target = {
         "orders": defaults.order_rate * plan.multiplier,

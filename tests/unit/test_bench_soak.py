@@ -35,6 +35,7 @@ def sample(t: float, collector_mib: float, tap_lag: float, placed: int) -> dict:
             "tap_lag": {"kafka/k": tap_lag},
             "lag_messages": {"k": 3.0},
             "series": 100,
+            "sqlite_bytes": collector_mib / 2 * MiB,
         },
         "pipeline": {"kafka": {"orders_placed": placed, "orders_open": 2}},
     }
@@ -53,6 +54,8 @@ def test_soak_table_reports_start_end_slope_and_the_achieved_rate():
     assert rows[("10 min at 10x", "collector RSS at end")].value.median == 100
     # warm-up is the first fifth (120 s): the fit sees the two flat samples after it
     assert rows[("10 min at 10x", "collector RSS slope after warm-up")].value.median == 0
+    assert rows[("10 min at 10x", "collector SQLite heap at end")].value.median == 50
+    assert rows[("10 min at 10x", "collector SQLite heap slope after warm-up")].value.median == 0
     assert rows[("pipeline kafka", "orders placed per second")].value.median == 50
     assert rows[("tap kafka/k", "backlog at end")].value.median == 4
     assert ("dashboard", "page visit time (1 ok, 1 failed)") in rows
