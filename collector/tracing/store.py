@@ -137,6 +137,7 @@ class TraceStore:
         self.classes = classes
         self._lock = threading.Lock()
         self._reader_slots = threading.BoundedSemaphore(READERS)
+        self._read_gate = threading.Lock()  # held by a WAL truncation: new reads wait at it
         self._idle: list[sqlite3.Connection] = []  # pooled read connections not in use
         self._idle_lock = threading.Lock()
         if self.path != ":memory:":
@@ -190,7 +191,7 @@ class TraceStore:
         off (the write lock) and new reads too (every reader slot), the reads under way finish,
         and then the checkpoint has the file to itself. Readers never write while holding a
         slot, so taking the write lock first cannot deadlock."""
-        with self._lock:
+        with self._lock, self._read_gate:  # the gate: readers in a loop cannot starve this
             taken = 0
             try:
                 while taken < READERS and self._reader_slots.acquire(timeout=TRUNCATE_WAIT_SECONDS):
@@ -217,6 +218,8 @@ class TraceStore:
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A read connection for the `with` block (WAL lets readers run beside the writer).
         At most `READERS` are out at once; finish the reads inside the block."""
+        with self._read_gate:  # passed at once unless a WAL truncation is waiting for the slots
+            pass
         with self._reader_slots:
             with self._idle_lock:
                 db = self._idle.pop() if self._idle else None

@@ -242,6 +242,7 @@ def test_the_wal_stays_bounded_under_steady_writes_and_reads(tmp_path, monkeypat
     from collector.tracing import store as store_module
 
     monkeypatch.setattr(store_module, "WAL_TRUNCATE_BYTES", 2 * 1024 * 1024)
+    monkeypatch.setattr(store_module, "CHECKPOINT_SECONDS", 0.02)  # the size is checked often
     store = TraceStore(tmp_path / "wal.db", CLASSES)
     wal = tmp_path / "wal.db-wal"
     stop = threading.Event()
