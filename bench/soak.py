@@ -39,7 +39,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.stats import Row, Summary, summarize
 from demo.client import start_demo
 from demo.pipeline.config import PipelineConfig
-from demo.stack import drop_vhost
+from demo.stack import drop_vhost, management_auth
 
 POLL_INTERVAL = 5.0  # the demo's default collector poll interval
 MANAGEMENT = "http://127.0.0.1:15672"  # the demo's default RabbitMQ management API
@@ -185,9 +185,8 @@ def max_poll_gap(prometheus: str, seconds: float) -> dict[str, float]:
 def drop_orphan_vhosts(management: str = MANAGEMENT) -> list[str]:
     """Remove the vhosts of soaks that were killed (their pid is gone): a killed soak cannot
     clean up, and at 10x its firehose queue holds a million messages within the hour."""
-    auth = ("guest", os.environ.get("EVENTSCOPE_DEMO_RABBITMQ_PASSWORD", "guest"))
     try:
-        resp = requests.get(f"{management}/api/vhosts", auth=auth, timeout=10)
+        resp = requests.get(f"{management}/api/vhosts", auth=management_auth(), timeout=10)
         resp.raise_for_status()
     except requests.RequestException as exc:
         print(f"[soak] cannot list RabbitMQ vhosts ({exc}); none removed", file=sys.stderr)
@@ -292,32 +291,30 @@ def rows_from(raw: dict[str, Any]) -> list[Row]:
         rows.append(Row("soak", case, metric, unit, value, None if floor is None else one(floor)))
 
     run_case = f"{plan.minutes:g} min at {plan.multiplier:g}x"
-    for name in ("collector", "dashboard"):
-        series = [(s["t"], s["rss"][name] / MiB) for s in samples if s["rss"].get(name)]
+
+    def memory(what: str, series: list[tuple[float, float]], peak: bool = True) -> None:
+        """Start, after warm-up, end, (max,) and the slope after warm-up of a MiB series."""
         if not series:
-            continue
+            return
         warm = [(t, v) for t, v in series if t >= plan.warmup_seconds]
-        values = [v for _, v in series]
-        add(run_case, f"{name} RSS at start", "MiB", one(values[0]))
+        add(run_case, f"{what} at start", "MiB", one(series[0][1]))
         if warm:
-            add(run_case, f"{name} RSS after warm-up", "MiB", one(warm[0][1]))
-        add(run_case, f"{name} RSS at end", "MiB", one(values[-1]))
-        add(run_case, f"{name} RSS max", "MiB", one(max(values)))
+            add(run_case, f"{what} after warm-up", "MiB", one(warm[0][1]))
+        add(run_case, f"{what} at end", "MiB", one(series[-1][1]))
+        if peak:
+            add(run_case, f"{what} max", "MiB", one(max(v for _, v in series)))
         slope = slope_per_hour(warm)
         if slope is not None:
-            add(run_case, f"{name} RSS slope after warm-up", "MiB/h", one(slope))
+            add(run_case, f"{what} slope after warm-up", "MiB/h", one(slope))
+
+    for name in ("collector", "dashboard"):
+        memory(
+            f"{name} RSS", [(s["t"], s["rss"][name] / MiB) for s in samples if s["rss"].get(name)]
+        )
     cols = [s["collector"] for s in samples if "collector" in s]
     sqlite = [(s["t"], s["collector"]["sqlite_bytes"] / MiB) for s in samples
               if "sqlite_bytes" in s.get("collector", {})]  # fmt: skip
-    if sqlite:  # the collector's bounded SQLite page caches: part of its RSS
-        warm = [(t, v) for t, v in sqlite if t >= plan.warmup_seconds]
-        add(run_case, "collector SQLite heap at start", "MiB", one(sqlite[0][1]))
-        if warm:
-            add(run_case, "collector SQLite heap after warm-up", "MiB", one(warm[0][1]))
-        add(run_case, "collector SQLite heap at end", "MiB", one(sqlite[-1][1]))
-        slope = slope_per_hour(warm)
-        if slope is not None:
-            add(run_case, "collector SQLite heap slope after warm-up", "MiB/h", one(slope))
+    memory("collector SQLite heap", sqlite, peak=False)  # bounded page caches: part of the RSS
     for cluster in sorted({c for col in cols for c in col["poll_seconds"]}):
         polls = [col["poll_seconds"][cluster] for col in cols if cluster in col["poll_seconds"]]
         add(cluster, "poll wall time (sampled)", "s", summarize(polls), POLL_INTERVAL)

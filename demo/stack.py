@@ -195,9 +195,14 @@ def duration_seconds(text: str) -> float:
     return sum(int(n) * units[u] for n, u in parts)
 
 
+def management_auth() -> tuple[str, str]:
+    """The demo's RabbitMQ management credentials (the password from the environment)."""
+    return ("guest", os.environ.get("EVENTSCOPE_DEMO_RABBITMQ_PASSWORD", "guest"))
+
+
 def ensure_vhost(management: str, vhost: str) -> None:
     """Create the demo's own vhost on the local RabbitMQ so its queues stay out of others' way."""
-    auth = ("guest", os.environ.get("EVENTSCOPE_DEMO_RABBITMQ_PASSWORD", "guest"))
+    auth = management_auth()
     try:
         # the firehose is on for the demo's vhost only: the trace tap reads publishes and
         # deliveries from it (its cost is fine at demo rates, see docs/tracing.md)
@@ -218,7 +223,7 @@ def ensure_vhost(management: str, vhost: str) -> None:
 
 
 def drop_vhost(management: str, vhost: str) -> None:
-    auth = ("guest", os.environ.get("EVENTSCOPE_DEMO_RABBITMQ_PASSWORD", "guest"))
+    auth = management_auth()
     try:
         requests.delete(f"{management}/api/vhosts/{vhost}", auth=auth, timeout=10)
     except requests.RequestException as exc:

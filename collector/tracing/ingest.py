@@ -44,7 +44,6 @@ OFF: Final = 6
 AT: Final = 7
 SERVICE: Final = 8
 DLQ: Final = 10
-WIDTH: Final = 14  # columns in a HopRow
 
 INSERT_HOPS = f"INSERT OR IGNORE INTO hops ({HOP_COLUMNS}) VALUES"
 UPSERT_JOURNEYS = "INSERT OR REPLACE INTO journeys VALUES"
@@ -118,7 +117,7 @@ def insert_batch(
     result = IngestResult()
     last_id = db.execute("SELECT coalesce(max(id), 0) FROM hops").fetchone()[0]
     changes = db.total_changes
-    insert_many(db, INSERT_HOPS, WIDTH, rows)
+    insert_many(db, INSERT_HOPS, rows)
     added = db.total_changes - changes
     new = sorted(rows if added == len(rows) else _new_rows(db, rows, last_id), key=row_order)
     result.inserted, result.duplicates = len(new), len(rows) - len(new)
@@ -137,13 +136,11 @@ def insert_batch(
             reads.setdefault(service, set()).add(source)
     for cid, added_rows in by_journey.items():
         _walk(cid, added_rows, earlier.get(cid, []), journeys, reads, classes, result)
-    insert_many(db, UPSERT_JOURNEYS, 12, [journeys[cid].values() for cid in by_journey])
+    insert_many(db, UPSERT_JOURNEYS, [journeys[cid].values() for cid in by_journey])
     return result
 
 
-def insert_many(
-    db: sqlite3.Connection, head: str, width: int, rows: Sequence[Sequence[object]]
-) -> None:
+def insert_many(db: sqlite3.Connection, head: str, rows: Sequence[Sequence[object]]) -> None:
     """`executemany(head + " (?, ...)", rows)` as multi-row statements of up to
     `ROWS_PER_STATEMENT` rows (sizes in powers of two, so few distinct statements are cached).
 
@@ -155,7 +152,7 @@ def insert_many(
     while done < len(rows):
         n = min(ROWS_PER_STATEMENT, 1 << ((len(rows) - done).bit_length() - 1))
         chunk = rows[done : done + n]
-        db.execute(_values_sql(head, width, n), list(itertools.chain.from_iterable(chunk)))
+        db.execute(_values_sql(head, len(chunk[0]), n), list(itertools.chain.from_iterable(chunk)))
         done += n
 
 
