@@ -11,7 +11,7 @@ hour) and counts the groups; both go in the results.
 Three figures per page, each from `runs` samples, all with the same condition for
 "interactive": the page's heading shown in a live (not stale) element, Streamlit done running
 the script (its `data-test-script-state` is `notRunning`, no running indicator, no skeleton, no
-stale element left) and, on chart pages, a live plotly chart drawn.
+stale element left) and, on chart pages, a live chart drawn (Vega-Lite or plotly).
 
 - cold first visit: each run in a fresh browser context (empty HTTP cache), after one warm-up
   visit (Streamlit has imported the page); from navigation to interactive.
@@ -52,7 +52,7 @@ from playwright.sync_api import (
 from bench import dashboard_history as history
 from bench.stats import Row, summarize
 from dashboard.layout import PAGES as NAV_PAGES
-from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS
+from dashboard.screenshots import CHART_SELECTOR, CHROMIUM, CHROMIUM_ARGS
 from demo.screenshots import PAGES, browser
 from demo.services import ManagedProcess, free_port, wait_for_http
 
@@ -136,7 +136,7 @@ def _check_history(prometheus: str, timeout: float = 120.0) -> dict[str, Any]:
 def interactive_js(text: str, chart: bool) -> str:
     """The interactive condition as one browser-side expression (module doc): the heading
     `text` in a live (not stale) element, Streamlit's own script state `notRunning`, no running
-    indicator, no skeleton, no stale element left and, when `chart`, a live plotly chart."""
+    indicator, no skeleton, no stale element left and, when `chart`, a live chart drawn."""
     live = '[data-testid="stElementContainer"]:not([data-stale="true"])'
     checks = [
         f"[...document.querySelectorAll('{live} h1')]"
@@ -147,7 +147,8 @@ def interactive_js(text: str, chart: bool) -> str:
         "!document.querySelector('[data-stale=\"true\"]')",
     ]
     if chart:
-        checks.append(f"!!document.querySelector('{live} .js-plotly-plot')")
+        chart_js = ", ".join(f"{live} {one.strip()}" for one in CHART_SELECTOR.split(","))
+        checks.append(f"!!document.querySelector({json.dumps(chart_js)})")
     return " && ".join(f"({c})" for c in checks)
 
 

@@ -1,9 +1,12 @@
-"""Plotly figure builders: data in, figure out; they never call st.* (pages place them)."""
+"""Chart builders: data in, chart out (Vega-Lite via Altair for time series, plotly for the flow
+graph and the journey waterfall); they never call st.* (pages place them)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import altair as alt
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -25,9 +28,54 @@ def _layout(fig: go.Figure, title: str, y_title: str = "") -> go.Figure:
         yaxis_title=y_title,
         hovermode="x unified",
     )
-    # counts and rates start at zero: autoscale would magnify a flat 1.0000 ± 0.0002 line
-    fig.update_yaxes(rangemode="tozero")
     return fig
+
+
+# Time series are Vega-Lite (Altair, which Streamlit ships with), not plotly: a cold visit of a
+# page with one plotly chart costs ~1 s more than the same page with a Vega-Lite chart, because
+# Streamlit loads and compiles its 4.7 MB plotly chunk in every fresh page (0.8 MB for Vega's);
+# docs/benchmarks.md §4. Plotly stays for the flow graph and the journey waterfall.
+CHART_HEIGHT = 320
+
+
+def _lines(data: pd.DataFrame, y_title: str, dashed: bool = False) -> alt.LayerChart:
+    """Lines of `value` over `time`, one per `series` (legend in the frame's order), y from zero
+    (autoscale would magnify a flat 1.0000 ± 0.0002 line), and a tooltip on the nearest point.
+    `dashed` draws the series whose `kind` is "produced" dashed."""
+    order = list(dict.fromkeys(data["series"]))
+    encoding: dict[str, Any] = {
+        "x": alt.X("time:T", title=None),
+        "y": alt.Y("value:Q", title=y_title or None, scale=alt.Scale(zero=True)),
+        "color": alt.Color(
+            "series:N",
+            title=None,
+            sort=order,
+            legend=alt.Legend(orient="bottom", columns=2, labelLimit=400),
+        ),
+        "tooltip": [
+            alt.Tooltip("series:N", title="series"),
+            alt.Tooltip("time:T", title="time", format="%H:%M:%S"),
+            alt.Tooltip("value:Q", title=y_title or "value", format=",.4~f"),
+        ],
+    }
+    if dashed:
+        encoding["strokeDash"] = alt.StrokeDash(
+            "kind:N",
+            title=None,
+            scale=alt.Scale(domain=["consumed", "produced"], range=[[1, 0], [6, 4]]),
+        )
+    nearest = alt.selection_point(
+        on="pointerover", nearest=True, fields=["series", "time"], empty=False
+    )
+    base = alt.Chart(data).encode(**encoding)
+    return alt.LayerChart(
+        layer=[
+            base.mark_line(),
+            base.mark_point(size=40, filled=True)
+            .encode(opacity=alt.condition(nearest, alt.value(1), alt.value(0)))
+            .add_params(nearest),
+        ]
+    )
 
 
 def timeseries_chart(
@@ -39,45 +87,57 @@ def timeseries_chart(
     threshold_label: str = "threshold",
     max_lines: int = MAX_LINES,
     rest: str = "sum",
-) -> go.Figure:
+) -> alt.LayerChart:
     """One line per distinct combination of `labels` over `time` (the `max_lines` highest
     peaks, the rest folded into one line: see `shaping.top_series`), with an optional dashed
     horizontal threshold line (e.g. the group's `eventscope_lag_threshold_seconds`)."""
-    traces = []
-    if not frame.empty:
-        lines = top_series(frame, labels, max_lines, rest)
-        for name, part in lines.groupby("series", sort=False):
-            traces.append(
-                go.Scatter(x=part["time"], y=part["value"], mode="lines", name=str(name) or "all")
-            )
-    fig = go.Figure(data=traces)
-    if threshold is not None and threshold == threshold:
-        fig.add_hline(
-            y=threshold,
-            line_dash="dash",
-            line_color=HEALTH_COLOURS["bad"],
-            annotation_text=f"{threshold_label} {threshold:g}",
-            annotation_position="top left",
+    if frame.empty:
+        lines = pd.DataFrame(
+            {
+                "series": pd.Series(dtype=str),
+                "time": pd.Series(dtype="datetime64[ns, UTC]"),
+                "value": pd.Series(dtype=float),
+            }
         )
-    return _layout(fig, title, y_title)
+    else:
+        lines = top_series(frame, labels, max_lines, rest)
+        lines["series"] = lines["series"].map(lambda name: str(name) or "all")
+    chart = _lines(lines, y_title)
+    if threshold is None or threshold != threshold:
+        return chart.properties(title=title, height=CHART_HEIGHT)
+    line = pd.DataFrame({"value": [threshold]})
+    rule = alt.Chart(line).mark_rule(color=HEALTH_COLOURS["bad"], strokeDash=[6, 4])
+    label = alt.Chart(line).mark_text(
+        text=f"{threshold_label} {threshold:g}",
+        align="left",
+        baseline="bottom",
+        dx=4,
+        dy=-2,
+        color=HEALTH_COLOURS["bad"],
+    )
+    return alt.LayerChart(
+        layer=[chart, rule.encode(y="value:Q"), label.encode(y="value:Q", x=alt.value(0))]
+    ).properties(title=title, height=CHART_HEIGHT)
 
 
-def rate_comparison_chart(consume: pd.DataFrame, produce: pd.DataFrame, title: str) -> go.Figure:
+def rate_comparison_chart(
+    consume: pd.DataFrame, produce: pd.DataFrame, title: str
+) -> alt.LayerChart:
     """Consume vs produce rate per topic over time: produce dashed, consume solid. Lag grows
     exactly while the dashed line of a topic is above its solid one."""
-    fig = go.Figure()
-    for frame, what, dash in ((produce, "produced", "dash"), (consume, "consumed", "solid")):
-        for topic, part in frame.groupby("topic", sort=True):
-            fig.add_trace(
-                go.Scatter(
-                    x=part["time"],
-                    y=part["value"],
-                    mode="lines",
-                    name=f"{topic} {what}",
-                    line={"dash": dash},
-                )
-            )
-    return _layout(fig, title, "messages/s")
+    parts = [
+        frame.assign(kind=kind, series=frame["topic"].astype(str) + f" {kind}")
+        for frame, kind in ((produce, "produced"), (consume, "consumed"))
+        if not frame.empty
+    ]
+    columns = ["series", "kind", "time", "value"]
+    data = (
+        pd.concat([p[columns] for p in parts], ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=columns)
+    )
+    data = data.sort_values(["series"], kind="stable").reset_index(drop=True)
+    return _lines(data, "messages/s", dashed=True).properties(title=title, height=CHART_HEIGHT)
 
 
 NODE_SHAPES = (

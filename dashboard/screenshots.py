@@ -26,6 +26,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--disable-dev-shm-usage",
 ]
+# A drawn chart: plotly's (flow graph, journey waterfall) or Vega-Lite's (time series).
+CHART_SELECTOR = '.js-plotly-plot, [data-testid="stVegaLiteChart"] svg'
 # url path -> the page title Streamlit shows once the page has run
 PAGES: dict[str, str] = {
     "overview": "Overview",
@@ -70,8 +72,8 @@ def capture_pages(
                     "!document.querySelector('[data-testid=\"stSkeleton\"]')",
                     timeout=timeout_ms,
                 )
-                if page.locator(".js-plotly-plot").count():
-                    page.locator(".js-plotly-plot").first.wait_for(timeout=timeout_ms)
+                if page.locator(CHART_SELECTOR).count():
+                    page.locator(CHART_SELECTOR).first.wait_for(timeout=timeout_ms)
                 page.evaluate(
                     "document.querySelectorAll('section, [data-testid=\"stMain\"]')"
                     ".forEach(e => e.scrollTop = 0)"

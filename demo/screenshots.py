@@ -16,7 +16,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS
+from dashboard.screenshots import CHART_SELECTOR, CHROMIUM, CHROMIUM_ARGS
 
 PAGES = (  # (url path, text that proves the page rendered, needs a chart)
     ("overview", "Overview", True),
@@ -47,7 +47,7 @@ def open_page(b: Browser, url: str, text: str, chart: bool, timeout_ms: int = 12
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
     page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
     if chart:
-        page.wait_for_selector(".js-plotly-plot", timeout=timeout_ms)
+        page.wait_for_selector(CHART_SELECTOR, timeout=timeout_ms)
     return page
 
 
@@ -65,7 +65,7 @@ def save(page: Page, path: Path) -> Path:
         "() => document.querySelectorAll('[data-testid=\"stMain\"], section.main')"
         ".forEach(e => e.scrollTop = 0)"
     )
-    time.sleep(1.0)  # let plotly finish its transition before the picture
+    time.sleep(1.0)  # let the charts finish their transitions before the picture
     page.screenshot(path=str(path))
     return path
 

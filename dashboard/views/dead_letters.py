@@ -27,7 +27,7 @@ def dead_letters() -> None:
         with col:
             show_problems([got])
             if got.value is not None:
-                st.plotly_chart(
+                st.altair_chart(
                     charts.timeseries_chart(got.value, ["cluster_name", "dlq"], title, unit),
                     width="stretch",
                 )

@@ -44,7 +44,7 @@ def group_panel(group: str) -> None:
     for unit, got in (("messages", lag_messages), ("seconds", lag_seconds)):
         show_problems([got])
         if got.value is not None:
-            st.plotly_chart(
+            st.altair_chart(
                 charts.timeseries_chart(
                     got.value,
                     ["cluster_name", "group"],
@@ -62,7 +62,7 @@ def group_panel(group: str) -> None:
     st.subheader("Consume vs produce rate")
     show_problems([consume, produce])
     if consume.value is not None and produce.value is not None:
-        st.plotly_chart(
+        st.altair_chart(
             charts.rate_comparison_chart(
                 consume.value, produce.value, "Consumed vs produced per topic/queue"
             ),

@@ -70,7 +70,7 @@ def lag_now() -> None:
     if recent.value is not None and recent.value.empty:
         st.info("No lag history in Prometheus for the last 15 minutes yet.")
     elif recent.value is not None:
-        st.plotly_chart(
+        st.altair_chart(
             charts.timeseries_chart(
                 recent.value, ["broker", "group"], "Lag over the last 15 minutes", "messages"
             ),

@@ -26,14 +26,14 @@ def throughput() -> None:
     produced, consumed = history.throughput_history(view, topic)
     show_problems([produced, consumed])
     if produced.value is not None:
-        st.plotly_chart(
+        st.altair_chart(
             charts.timeseries_chart(
                 produced.value, ["broker", "topic"], "Produced per topic / queue", "messages/s"
             ),
             width="stretch",
         )
     if consumed.value is not None:
-        st.plotly_chart(
+        st.altair_chart(
             charts.timeseries_chart(
                 consumed.value, ["broker", "group", "topic"], "Consumed per group", "messages/s"
             ),

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pytest
 
-from dashboard.charts import flow_figure, journey_waterfall, timeseries_chart
+from dashboard.charts import (
+    flow_figure,
+    journey_waterfall,
+    rate_comparison_chart,
+    timeseries_chart,
+)
 from dashboard.flow import (
     FlowEdge,
     FlowGraph,
@@ -152,19 +159,49 @@ def test_flow_figure_colours_nodes_by_health() -> None:
     assert "4.00/s" in labels  # a topic -> group edge shows its consume rate only
 
 
+def chart_lines(chart: Any) -> list[str]:
+    """The series a Vega-Lite chart draws, in legend order, from its inline data."""
+    spec = chart.to_dict()
+    rows = [row for data in spec["datasets"].values() for row in data if "series" in row]
+    return list(dict.fromkeys(row["series"] for row in rows))
+
+
+def threshold_marks(chart: Any) -> list[dict[str, Any]]:
+    """The marks of the chart's layers that draw a fixed value (the threshold rule and label)."""
+    spec = chart.to_dict()
+    return [
+        {"mark": layer["mark"], "value": spec["datasets"][layer["data"]["name"]][0]["value"]}
+        for layer in spec.get("layer", [])
+        if "data" in layer and layer.get("mark", {}).get("type") in {"rule", "text"}
+    ]
+
+
 def test_timeseries_chart_one_line_per_series_and_a_threshold() -> None:
     t = pd.to_datetime([0, 20], unit="s", utc=True)
     data = frame(["group", "time", "value"], [("a", t[0], 1), ("a", t[1], 2), ("b", t[0], 3)])
-    fig = timeseries_chart(data, ["group"], "Lag", "messages", threshold=100)
-    assert [tr.name for tr in fig.data] == ["a", "b"]
-    assert fig.layout.shapes[0].y0 == 100
-    assert fig.layout.annotations[0].text == "threshold 100"
+    chart = timeseries_chart(data, ["group"], "Lag", "messages", threshold=100)
+    assert chart_lines(chart) == ["a", "b"]
+    marks = threshold_marks(chart)
+    assert [m["value"] for m in marks] == [100, 100]
+    assert marks[1]["mark"]["text"] == "threshold 100"
+    assert chart.to_dict()["title"] == "Lag"
 
 
 @pytest.mark.parametrize("threshold", [None, float("nan")])
 def test_no_threshold_line_when_unknown(threshold: float | None) -> None:
-    fig = timeseries_chart(frame(["group", "time", "value"], []), ["group"], "L", "m", threshold)
-    assert not fig.layout.shapes
+    chart = timeseries_chart(frame(["group", "time", "value"], []), ["group"], "L", "m", threshold)
+    assert threshold_marks(chart) == [] and chart_lines(chart) == []
+
+
+def test_rate_comparison_dashes_produced_and_draws_consumed_solid() -> None:
+    t = pd.to_datetime([0, 20], unit="s", utc=True)
+    produce = frame(["topic", "time", "value"], [("orders", t[0], 5.0), ("orders", t[1], 6.0)])
+    consume = frame(["topic", "time", "value"], [("orders", t[0], 4.0)])
+    chart = rate_comparison_chart(consume, produce, "rates")
+    assert chart_lines(chart) == ["orders consumed", "orders produced"]
+    dash = chart.to_dict()["layer"][0]["encoding"]["strokeDash"]
+    assert dash["field"] == "kind"
+    assert dash["scale"] == {"domain": ["consumed", "produced"], "range": [[1, 0], [6, 4]]}
 
 
 def test_waterfall_bars_from_produce_to_last_pickup() -> None:
@@ -209,8 +246,9 @@ def test_nodes_table_lists_every_node_with_its_link() -> None:
 def test_timeseries_chart_draws_at_most_max_lines_plus_others() -> None:
     t = pd.to_datetime([0, 20], unit="s", utc=True)
     rows = [(f"g{i:03d}", t[j], float(i + j)) for i in range(100) for j in range(2)]
-    fig = timeseries_chart(frame(["group", "time", "value"], rows), ["group"], "Lag", "m")
-    names = [tr.name for tr in fig.data]
+    names = chart_lines(
+        timeseries_chart(frame(["group", "time", "value"], rows), ["group"], "Lag", "m")
+    )
     assert len(names) == 11 and names[-1] == "90 others (sum)"
     assert set(names[:-1]) == {f"g{i:03d}" for i in range(90, 100)}  # the highest peaks
 
