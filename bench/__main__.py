@@ -81,6 +81,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--rate-multiplier", type=float, default=10.0, help="soak: times the demo's default rate"
     )
+    p.add_argument(
+        "--pipeline-nice",
+        type=int,
+        default=10,
+        help="soak: nice value of the demo pipeline (the load generator; 0: same as the rest)",
+    )
     p.add_argument("--churn-groups", type=int, default=2000, help="churn: groups per cycle")
     p.add_argument("--churn-cycles", type=int, default=10, help="churn: create/delete cycles")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON path")
@@ -168,7 +174,9 @@ def _metrics_render(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]
 def _soak(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
     from bench import soak
 
-    return soak.run(minutes=args.minutes, multiplier=args.rate_multiplier)
+    return soak.run(
+        minutes=args.minutes, multiplier=args.rate_multiplier, pipeline_nice=args.pipeline_nice
+    )
 
 
 def _churn(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:

@@ -23,6 +23,7 @@ the run, at most 5 minutes): caches and the bounded history fill during the warm
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -53,6 +54,11 @@ class SoakPlan:
     multiplier: float
     sample_seconds: float = 30.0
     page_seconds: float = 60.0
+    # The demo's pipeline is the load generator, not what is measured: at 10x on 2 cores it
+    # takes every cycle it can get, and the collector, Tansu and RabbitMQ would wait behind it.
+    # A niced pipeline yields the CPU to them; it still runs as fast as what is left allows
+    # (its achieved rate is in the table). 0 runs it at the collector's priority.
+    pipeline_nice: int = 10
 
     @property
     def warmup_seconds(self) -> float:
@@ -87,6 +93,17 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float | None:
     return cov / var * 3600
 
 
+def renice(pid: int, nice: int) -> int:
+    """Set the nice value of every thread of a process (Linux nice is per thread; threads
+    started later inherit it from their parent thread). Returns the threads changed."""
+    changed = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            os.setpriority(os.PRIO_PROCESS, int(tid), nice)
+            changed += 1
+    return changed
+
+
 def collector_figures(metrics_url: str) -> dict[str, Any]:
     """The collector's own view of its health, from one /metrics scrape."""
     started = time.perf_counter()
@@ -95,6 +112,7 @@ def collector_figures(metrics_url: str) -> dict[str, Any]:
         "scrape_seconds": time.perf_counter() - started,
         "scrape_bytes": len(text),
         "poll_seconds": {},
+        "poll_phases": {},
         "overruns": {},
         "poll_age_seconds": {},
         "up": {},
@@ -110,6 +128,8 @@ def collector_figures(metrics_url: str) -> dict[str, Any]:
             match s.name:
                 case "eventscope_collector_poll_duration_seconds" if s.labels["phase"] == "total":
                     out["poll_seconds"][cluster] = s.value
+                case "eventscope_collector_poll_duration_seconds":
+                    out["poll_phases"].setdefault(cluster, {})[s.labels["phase"]] = s.value
                 case "eventscope_collector_poll_overruns_total":
                     out["overruns"][cluster] = s.value
                 case "eventscope_collector_last_poll_timestamp_seconds":
@@ -235,6 +255,8 @@ def soak(plan: SoakPlan, workdir: Path) -> dict[str, Any]:
     samples: list[dict[str, Any]] = []
     raw: dict[str, Any] = {"plan": plan.__dict__, "target_rate_per_broker": target}
     try:
+        if plan.pipeline_nice:
+            renice(pids["pipeline"], plan.pipeline_nice)
         requests.post(f"{urls['control']}/rate", json=target, timeout=10).raise_for_status()
         visitor.start()
         t0 = time.monotonic()
@@ -318,6 +340,11 @@ def rows_from(raw: dict[str, Any]) -> list[Row]:
     for cluster in sorted({c for col in cols for c in col["poll_seconds"]}):
         polls = [col["poll_seconds"][cluster] for col in cols if cluster in col["poll_seconds"]]
         add(cluster, "poll wall time (sampled)", "s", summarize(polls), POLL_INTERVAL)
+        phases = [col.get("poll_phases", {}).get(cluster, {}) for col in cols]
+        for phase in sorted({p for ph in phases for p in ph} - {"total"}):
+            took = [ph[phase] for ph in phases if phase in ph]
+            if max(took) >= 0.5:  # the phases that matter next to a 5 s interval
+                add(cluster, f"poll phase {phase} (sampled)", "s", summarize(took))
         overruns = [col["overruns"].get(cluster, 0.0) for col in cols]
         add(cluster, "poll overruns during the run", "polls", one(overruns[-1] - overruns[0]))
         oldest = raw.get("max_poll_gap_seconds", {}).get(cluster)
@@ -357,10 +384,10 @@ def rows_from(raw: dict[str, Any]) -> list[Row]:
 
 
 def run(
-    runs: int = 1, minutes: float = 30.0, multiplier: float = 10.0
+    runs: int = 1, minutes: float = 30.0, multiplier: float = 10.0, pipeline_nice: int = 10
 ) -> tuple[list[Row], dict[str, Any]]:
     """The harness entry point; `runs` is ignored (one soak is the figure: it is long)."""
     del runs
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
-        raw = soak(SoakPlan(minutes, multiplier), Path(tmp))
+        raw = soak(SoakPlan(minutes, multiplier, pipeline_nice=pipeline_nice), Path(tmp))
     return rows_from(raw), raw

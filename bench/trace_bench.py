@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -41,6 +42,7 @@ from collector.config import KafkaCluster
 from collector.tracing.api import classes_of, journey_answer, rules_of
 from collector.tracing.config import KafkaTapConfig, TracingConfig
 from collector.tracing.ingest import HopRow
+from collector.tracing.kafka_reader import KafkaTapProcess
 from collector.tracing.kafka_tap import KafkaTap, consumer_settings
 from collector.tracing.metrics import TraceMetrics
 from collector.tracing.store import TraceStore
@@ -120,8 +122,8 @@ def clock_first_record(tap: KafkaTap) -> list[float]:
 
 
 def tap_rate(bootstrap: str, topic: str, events: int, workdir: Path) -> Rate:
-    """The tap as the collector runs it (its two threads), from first record read to the
-    last one stored."""
+    """The tap with its reader in a thread (`kafka.reader: thread`), from first record read to
+    the last one stored."""
     tracing, cluster = tap_config(bootstrap, topic, f"tap-{uuid.uuid4().hex[:6]}")
     store = TraceStore(workdir / f"{uuid.uuid4().hex}.db", classes_of(tracing))
     tap = KafkaTap(tracing, cluster, store, TraceMetrics(lambda: store.hop_count), ())
@@ -137,6 +139,38 @@ def tap_rate(bootstrap: str, topic: str, events: int, workdir: Path) -> Rate:
         raise RuntimeError(f"tap stored {store.hop_count} of {events}")
     store.close()
     return Rate(events / elapsed, cpu / events * 1e6)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tap_process_rate(bootstrap: str, topic: str, events: int, workdir: Path) -> Rate:
+    """The tap as the collector runs it (`kafka.reader: process`, the default): reader process
+    and this process's writer, from the first batch received to the last record stored. CPU
+    is both processes' (the reader's counted from its start: it reads nothing before)."""
+    tracing, cluster = tap_config(bootstrap, topic, f"tap-{uuid.uuid4().hex[:6]}")
+    store = TraceStore(workdir / f"{uuid.uuid4().hex}.db", classes_of(tracing))
+    tap = KafkaTapProcess(tracing, cluster, store, TraceMetrics(lambda: store.hop_count), ())
+    tap.start()
+    deadline = time.monotonic() + 300
+    cpu0: float | None = None
+    while store.hop_count < events and time.monotonic() < deadline:
+        if cpu0 is None and tap.first_batch_at is not None:
+            cpu0 = time.process_time()
+        time.sleep(0.002)
+    finished = time.perf_counter()
+    cpu = time.process_time() - (cpu0 or 0.0)
+    pid = tap.reader_pid
+    if pid is not None:
+        cpu += process_cpu_seconds(pid)
+    tap.stop(10)
+    if store.hop_count != events or tap.first_batch_at is None:
+        raise RuntimeError(f"tap stored {store.hop_count} of {events}")
+    store.close()
+    return Rate(events / (finished - tap.first_batch_at), cpu / events * 1e6)
 
 
 def fill_store(path: Path, hops: int) -> tuple[TraceStore, float]:
@@ -193,6 +227,7 @@ def run(
     floor: list[Rate] = []
     bare: list[Rate] = []
     tap: list[Rate] = []
+    threaded: list[Rate] = []
     with tempfile.TemporaryDirectory(prefix="trace-bench-") as tmp:
         workdir = Path(tmp)
         port = free_port()
@@ -203,7 +238,8 @@ def run(
             for _ in range(runs):  # the three back to back: each ratio under the same load
                 floor.append(bare_rate(bootstrap, "bench.orders", events))
                 bare.append(bare_rate(bootstrap, "bench.orders", events, touch=False))
-                tap.append(tap_rate(bootstrap, "bench.orders", events, workdir))
+                tap.append(tap_process_rate(bootstrap, "bench.orders", events, workdir))
+                threaded.append(tap_rate(bootstrap, "bench.orders", events, workdir))
         finally:
             broker.stop()
         store, insert_rate = fill_store(workdir / "million.db", hops)
@@ -218,6 +254,7 @@ def run(
                 ("bare_headers_rate", floor),
                 ("bare_rate", bare),
                 ("tap_rate", tap),
+                ("tap_thread_rate", threaded),
             )
         }
     )
@@ -228,6 +265,7 @@ def run(
                 ("bare_headers_cpu_us", floor),
                 ("bare_cpu_us", bare),
                 ("tap_cpu_us", tap),
+                ("tap_thread_cpu_us", threaded),
             )
         }
     )
@@ -242,10 +280,14 @@ def run(
         Row("trace", case, "tap ingest rate", "events/s", tap_s, floor_s,
             ">= 80 % of bare", tap_s.median >= 0.8 * floor_s.median),
         Row("trace", case, "tap / bare-with-headers, per run", "ratio", summarize(ratios)),
+        Row("trace", case, "tap, reader in a thread (kafka.reader: thread)", "events/s",
+            summarize(r.per_second for r in threaded), floor_s),
         Row("trace", case, "bare consumer, headers not read", "events/s",
             summarize(r.per_second for r in bare), floor_s),
-        Row("trace", case, "tap CPU per event", "us", summarize(r.cpu_us for r in tap),
-            floor_cpu),
+        Row("trace", case, "tap CPU per event (both processes)", "us",
+            summarize(r.cpu_us for r in tap), floor_cpu),
+        Row("trace", case, "tap CPU per event, reader in a thread", "us",
+            summarize(r.cpu_us for r in threaded), floor_cpu),
         Row("trace", case, "bare consumer CPU per event, headers not read", "us",
             summarize(r.cpu_us for r in bare), floor_cpu),
         Row("trace", f"{hops:,} hops", "store insert rate", "hops/s", summarize([insert_rate])),

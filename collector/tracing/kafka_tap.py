@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KafkaTopicPartition
@@ -45,6 +45,7 @@ from collector.tracing.metrics import TraceMetrics
 from collector.tracing.store import IngestResult, StoreError, TraceStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_PAYLOAD_PARSE_BYTES = 65536
 LAG_EVERY_SECONDS = 5.0
@@ -249,59 +250,20 @@ class KafkaTap:
     # -- the writer thread -----------------------------------------------------------------
 
     def _write_loop(self) -> None:
-        """Store batches as they come; batches already waiting are stored together, in one
-        transaction (up to `MAX_WRITE_ROWS`): a commit costs the same for 500 rows as for
-        4,000, so the store catches up when it falls behind, and stays prompt when idle."""
+        """Store batches as they come (`next_group`); once a write has failed, the batches
+        after it are not written: the consume thread seeks back to the first failed one."""
         stopping = False
-        while not stopping:
-            batch = self._pending.get()
-            if batch is None:
-                break
-            group, rows = [batch], len(batch.rows)
-            while rows < MAX_WRITE_ROWS:
-                try:
-                    more = self._pending.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stopping = True
-                    break
-                group.append(more)
-                rows += len(more.rows)
+        while not stopping and (got := next_group(self._pending, _rows)) is not None:
+            group, stopping = got
             if self._write_failed.is_set():  # an earlier batch failed: these are re-read
                 for b in group:
                     b.failed = True
-            else:
-                self._write(group)
+            elif not store_group(
+                self.store, self.metrics, self.cluster.name, group, self.on_stored
+            ):
+                self._write_failed.set()
             for b in group:
                 self._done.put(b)
-
-    def _write(self, group: list[Batch]) -> None:
-        rows = group[0].rows if len(group) == 1 else [r for b in group for r in b.rows]
-        try:
-            result = self.store.insert_rows(rows)
-        except Exception as exc:  # StoreError, or a bug: either way the batch is not stored
-            if isinstance(exc, StoreError):
-                log.error("kafka tap on %s: %s", self.cluster.name, exc)
-            else:
-                log.exception("kafka tap on %s: storing a batch failed", self.cluster.name)
-            self.metrics.set_store_up(False)
-            for b in group:
-                b.failed = True
-            self._write_failed.set()
-            return
-        per_source: dict[str, int] = {}
-        for b in group:
-            for source, n in b.per_source.items():
-                per_source[source] = per_source.get(source, 0) + n
-        self.metrics.set_store_up(True)
-        self.metrics.observe(result)
-        self.metrics.count_ingest("kafka", self.cluster.name, per_source)
-        if self.on_stored is not None:
-            try:
-                self.on_stored(result)
-            except Exception:  # span export must never stop the store
-                log.exception("kafka tap: after-store hook failed")
 
     # -- back on the consume thread --------------------------------------------------------
 
@@ -375,3 +337,66 @@ def _commit_failed(err: KafkaError | None, partitions: list[KafkaTopicPartition]
     """Asynchronous commits report here (from consume): a failed one is re-read, deduplicated."""
     if err is not None:
         log.warning("kafka tap: offset commit failed: %s", err)
+
+
+def next_group(
+    pending: queue.Queue[T | None], rows_of: Callable[[T], int]
+) -> tuple[list[T], bool] | None:
+    """The next item and the items already waiting behind it, up to `MAX_WRITE_ROWS` rows
+    (`rows_of`), to store in one transaction: a commit costs the same for 500 rows as for
+    4,000, so the store catches up when it falls behind and stays prompt when idle. With them,
+    whether the end marker (None) came right after; None when the end marker came first."""
+    item = pending.get()
+    if item is None:
+        return None
+    group, rows = [item], rows_of(item)
+    while rows < MAX_WRITE_ROWS:
+        try:
+            more = pending.get_nowait()
+        except queue.Empty:
+            break
+        if more is None:
+            return group, True
+        group.append(more)
+        rows += rows_of(more)
+    return group, False
+
+
+def _rows(batch: Batch) -> int:
+    return len(batch.rows)
+
+
+def store_group(
+    store: TraceStore,
+    metrics: TraceMetrics,
+    cluster: str,
+    group: list[Batch],
+    on_stored: Callable[[IngestResult], None] | None = None,
+) -> bool:
+    """Store the group's rows in one transaction and count them. False, with every batch of
+    the group marked failed, when the store failed."""
+    rows = group[0].rows if len(group) == 1 else [r for b in group for r in b.rows]
+    try:
+        result = store.insert_rows(rows)
+    except Exception as exc:  # StoreError, or a bug: either way the batch is not stored
+        if isinstance(exc, StoreError):
+            log.error("kafka tap on %s: %s", cluster, exc)
+        else:
+            log.exception("kafka tap on %s: storing a batch failed", cluster)
+        metrics.set_store_up(False)
+        for b in group:
+            b.failed = True
+        return False
+    per_source: dict[str, int] = {}
+    for b in group:
+        for source, n in b.per_source.items():
+            per_source[source] = per_source.get(source, 0) + n
+    metrics.set_store_up(True)
+    metrics.observe(result)
+    metrics.count_ingest("kafka", cluster, per_source)
+    if on_stored is not None:
+        try:
+            on_stored(result)
+        except Exception:  # span export must never stop the store
+            log.exception("kafka tap: after-store hook failed")
+    return True

@@ -69,13 +69,19 @@ class TraceService:
             span_export.forget_cursors(self.store)
         self.taps: list[Tap] = []
         if tracing.kafka.cluster:
+            from collector.tracing.kafka_reader import KafkaTapProcess
             from collector.tracing.kafka_tap import KafkaTap
 
-            tap = KafkaTap(
-                tracing, kafka[tracing.kafka.cluster], self.store, self.metrics,
-                config.dlq_patterns, clock,
-            )  # fmt: skip
-            self.taps.append(tap)
+            cluster = kafka[tracing.kafka.cluster]
+            if tracing.kafka.reader == "process":
+                kafka_tap: Tap = KafkaTapProcess(
+                    tracing, cluster, self.store, self.metrics, config.dlq_patterns
+                )
+            else:
+                kafka_tap = KafkaTap(
+                    tracing, cluster, self.store, self.metrics, config.dlq_patterns, clock
+                )
+            self.taps.append(kafka_tap)
         if tracing.rabbitmq.cluster:
             from collector.tracing.rabbitmq_tap import RabbitTap
 

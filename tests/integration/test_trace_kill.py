@@ -58,3 +58,44 @@ def test_kill_9_mid_ingest_then_restart_stores_every_hop_exactly_once(tansu, pre
     with sqlite3.connect(db_path) as db:
         ids = {r[0] for r in db.execute("SELECT correlation_id FROM hops")}
     assert ids == {f"ord-{i}" for i in range(sent)}
+
+
+def reader_pids(pid: int) -> list[int]:
+    """The Kafka tap's reader processes (kafka.reader: process) among a process's children:
+    multiprocessing's spawned children, not its resource tracker."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+    return found
+
+
+def test_kill_9_of_the_reader_process_is_survived_with_every_hop_stored_once(
+    tansu, prefix, tmp_path
+):
+    sent = 6000
+    s = Sender(tansu, prefix)
+    for i in range(sent):
+        s.event(f"ord-{i}", "OrderPlaced", T0 + i / 1000)
+    s.flush()
+    cfg = write_config(tmp_path / "eventscope.yml", tansu, prefix, extra="    batch_size: 20\n")
+    db_path = tmp_path / "traces.db"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    argv = [sys.executable, "-m", "collector.tracing", "--config", str(cfg)]
+    tap = ManagedProcess("tap", argv, tmp_path / "tap.log", env=env).start()
+    try:
+        wait_until(lambda: stored_count(db_path) >= 500, 30, "500 hops stored", every=0.02)
+        readers = reader_pids(tap.pid)
+        assert len(readers) == 1, readers
+        os.kill(readers[0], signal.SIGKILL)
+        assert stored_count(db_path) < sent, "the kill did not land mid-ingest"
+        wait_until(lambda: stored_count(db_path) >= sent, 60, f"{sent} hops after the kill")
+        assert tap.alive()  # the collector carried on and started a new reader
+        assert reader_pids(tap.pid) not in ([], readers)
+    finally:
+        tap.stop()
+    assert "the reader process exited" in (tmp_path / "tap.log").read_text()
+    keys = stored_keys(db_path)
+    assert len(keys) == sent
+    assert sorted(keys) == sorted(s.landed)  # none lost, none twice

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import pytest
 
 from bench.churn import rows_from as churn_rows
-from bench.soak import MiB, rows_from, slope_per_hour
+from bench.soak import MiB, renice, rows_from, slope_per_hour
 
 
 @pytest.mark.parametrize(
@@ -29,6 +34,7 @@ def sample(t: float, collector_mib: float, tap_lag: float, placed: int) -> dict:
         "rss": {"collector": collector_mib * MiB, "dashboard": 100 * MiB},
         "collector": {
             "poll_seconds": {"k": 0.5},
+            "poll_phases": {"k": {"groups": 0.1, "commit_timestamps": t / 600, "total": 0.5}},
             "overruns": {"k": 0.0},
             "poll_age_seconds": {"k": 1.0},
             "up": {"k": 1.0},
@@ -59,6 +65,28 @@ def test_soak_table_reports_start_end_slope_and_the_achieved_rate():
     assert rows[("pipeline kafka", "orders placed per second")].value.median == 50
     assert rows[("tap kafka/k", "backlog at end")].value.median == 4
     assert ("dashboard", "page visit time (1 ok, 1 failed)") in rows
+    # a phase that took >= 0.5 s somewhere gets a row; the small ones do not
+    assert rows[("k", "poll phase commit_timestamps (sampled)")].value.high == 1.0
+    assert ("k", "poll phase groups (sampled)") not in rows
+
+
+def test_renice_reaches_every_thread_of_the_load_generator():
+    code = (
+        "import threading, time\n"
+        "for _ in range(3): threading.Thread(target=time.sleep, args=(30,)).start()\n"
+        "time.sleep(30)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 10
+        while len(os.listdir(f"/proc/{child.pid}/task")) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert renice(child.pid, 7) == 4
+        tasks = os.listdir(f"/proc/{child.pid}/task")
+        assert [os.getpriority(os.PRIO_PROCESS, int(tid)) for tid in tasks] == [7] * 4
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_churn_table_reports_growth_per_cycle_after_deletion():
