@@ -31,16 +31,22 @@ def stored_count(db_path: Path) -> int:
         return 0  # not created yet
 
 
-def test_kill_9_mid_ingest_then_restart_stores_every_hop_exactly_once(tansu, prefix, tmp_path):
-    sent = 6000
+def sent_and_tap(
+    tansu: str, prefix: str, tmp_path: Path
+) -> tuple[Sender, list[str], dict[str, str]]:
+    """6,000 events sent, and the command (argv, env) of a tap storing into tmp_path."""
     s = Sender(tansu, prefix)
-    for i in range(sent):
+    for i in range(6000):
         s.event(f"ord-{i}", "OrderPlaced", T0 + i / 1000)
     s.flush()
     cfg = write_config(tmp_path / "eventscope.yml", tansu, prefix, extra="    batch_size: 20\n")
-    db_path = tmp_path / "traces.db"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    argv = [sys.executable, "-m", "collector.tracing", "--config", str(cfg)]
+    return s, [sys.executable, "-m", "collector.tracing", "--config", str(cfg)], env
+
+
+def test_kill_9_mid_ingest_then_restart_stores_every_hop_exactly_once(tansu, prefix, tmp_path):
+    s, argv, env = sent_and_tap(tansu, prefix, tmp_path)
+    sent, db_path = len(s.landed), tmp_path / "traces.db"
     tap = ManagedProcess("tap", argv, tmp_path / "tap.log", env=env).start()
     try:
         wait_until(lambda: stored_count(db_path) >= 500, 30, "500 hops stored", every=0.02)
@@ -74,15 +80,8 @@ def reader_pids(pid: int) -> list[int]:
 def test_kill_9_of_the_reader_process_is_survived_with_every_hop_stored_once(
     tansu, prefix, tmp_path
 ):
-    sent = 6000
-    s = Sender(tansu, prefix)
-    for i in range(sent):
-        s.event(f"ord-{i}", "OrderPlaced", T0 + i / 1000)
-    s.flush()
-    cfg = write_config(tmp_path / "eventscope.yml", tansu, prefix, extra="    batch_size: 20\n")
-    db_path = tmp_path / "traces.db"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    argv = [sys.executable, "-m", "collector.tracing", "--config", str(cfg)]
+    s, argv, env = sent_and_tap(tansu, prefix, tmp_path)
+    sent, db_path = len(s.landed), tmp_path / "traces.db"
     tap = ManagedProcess("tap", argv, tmp_path / "tap.log", env=env).start()
     try:
         wait_until(lambda: stored_count(db_path) >= 500, 30, "500 hops stored", every=0.02)
