@@ -20,12 +20,11 @@ MAX_LINES = 10
 KIND_COLOURS = {"event": "#4c78a8", "compensation": "#e0a100", "dlq": "#d64545"}
 
 
-def _layout(fig: go.Figure, title: str, y_title: str = "") -> go.Figure:
+def _layout(fig: go.Figure, title: str) -> go.Figure:
     fig.update_layout(
         title=title,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         legend={"orientation": "h", "y": -0.2},
-        yaxis_title=y_title,
         hovermode="x unified",
     )
     return fig
@@ -92,13 +91,7 @@ def timeseries_chart(
     peaks, the rest folded into one line: see `shaping.top_series`), with an optional dashed
     horizontal threshold line (e.g. the group's `eventscope_lag_threshold_seconds`)."""
     if frame.empty:
-        lines = pd.DataFrame(
-            {
-                "series": pd.Series(dtype=str),
-                "time": pd.Series(dtype="datetime64[ns, UTC]"),
-                "value": pd.Series(dtype=float),
-            }
-        )
+        lines = pd.DataFrame(columns=["series", "time", "value"])
     else:
         lines = top_series(frame, labels, max_lines, rest)
         lines["series"] = lines["series"].map(lambda name: str(name) or "all")
@@ -351,4 +344,4 @@ def journey_waterfall(rows: pd.DataFrame, correlation_id: str) -> go.Figure:
     fig.update_xaxes(type="date")
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels)
     fig.update_layout(barmode="overlay", height=max(260, 48 * len(rows) + 120))
-    return _layout(fig, f"Journey {correlation_id}", "")
+    return _layout(fig, f"Journey {correlation_id}")

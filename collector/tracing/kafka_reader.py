@@ -197,7 +197,6 @@ class KafkaTapProcess:
         self._proc: BaseProcess | None = None
         self._conn: Connection | None = None
         self.first_batch_at: float | None = None  # perf_counter of the first rows (benchmarks)
-        self.reader_starts = 0
 
     @property
     def reader_pid(self) -> int | None:
@@ -248,7 +247,6 @@ class KafkaTapProcess:
         proc.start()
         child.close()  # the reader's end must close with the reader alone
         self._proc, self._conn = proc, parent
-        self.reader_starts += 1
         if self._stop.is_set():  # stopped while starting: the stop may have missed it
             self._send_stop()
         try:
