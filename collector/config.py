@@ -76,6 +76,9 @@ class KafkaLagSeconds:
     # exact reads one record per lagging partition; above this many it falls back to interpolation
     exact_max_partitions: int = 2000
     fetch_max_bytes: int = 1_048_576
+    # the probe's fetch.wait.max.ms: a round after one that read to the log end waits for the fetch
+    # still parked there, so librdkafka's 500 ms default would add half a second per round
+    fetch_wait_max_ms: int = 50
     history_points: int = 60
 
 

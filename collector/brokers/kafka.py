@@ -300,6 +300,7 @@ class KafkaAdapter:
                     "enable.partition.eof": True,
                     "fetch.max.bytes": settings.fetch_max_bytes,
                     "max.partition.fetch.bytes": max(1024, settings.fetch_max_bytes // 64),
+                    "fetch.wait.max.ms": settings.fetch_wait_max_ms,
                 },
             )
         _count(requests, "fetch")

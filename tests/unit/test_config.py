@@ -32,6 +32,10 @@ def test_defaults(tmp_path):
     assert cfg.poll_interval_seconds == 15.0
     assert cfg.listen.startswith("127.0.0.1:")  # never all interfaces by default
     assert cfg.thresholds.for_group("anything") == (1000, 300.0)
+    cluster = cfg.clusters[0]
+    assert isinstance(cluster, KafkaCluster)
+    # the lag probe must not inherit librdkafka's 500 ms fetch wait (half a second per round)
+    assert cluster.lag_seconds.fetch_wait_max_ms == 50
 
 
 @pytest.mark.parametrize(
@@ -52,6 +56,11 @@ def test_defaults(tmp_path):
             MINIMAL + "    lag_seconds: {method: guess}\n",
             "clusters[0].lag_seconds.method",
             "one of",
+        ),
+        (
+            MINIMAL + "    lag_seconds: {fetch_wait_max_ms: soon}\n",
+            "clusters[0].lag_seconds.fetch_wait_max_ms",
+            "integer",
         ),
         (
             MINIMAL + "    request_timeout_seconds: true\n",
