@@ -7,7 +7,8 @@ Starts `eventscope demo --auto-ports` (Tansu, RabbitMQ vhost, pipeline, collecto
 5 s, Prometheus, Alertmanager, dashboard), turns the pipeline's rate knob to `multiplier` times
 its defaults (orders and interactions, per broker), and every `sample_seconds` records:
 
-- RSS (`VmRSS` from /proc) of the collector, the dashboard (Streamlit) and the pipeline;
+- RSS (`VmRSS` from /proc) of the collector, the dashboard (Streamlit) and the pipeline, each
+  with its child processes (the collector's Kafka tap reader);
 - from the collector's own /metrics: the last poll's total duration per cluster, the poll
   overrun counter, how stale the last poll is, the trace tap's backlog, hops stored;
 - from the pipeline's /status: orders placed (the achieved rate) and orders still open.
@@ -74,6 +75,26 @@ def rss_bytes(pid: int) -> int | None:
     except OSError:
         return None
     return None
+
+
+def tree_rss_bytes(pid: int) -> int | None:
+    """RSS of a process and all its descendants (the collector's Kafka tap reader is a child
+    process of its own); None once the process has gone."""
+    own = rss_bytes(pid)
+    if own is None:
+        return None
+    return own + sum(tree_rss_bytes(child) or 0 for child in children(pid))
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of a process, from every thread's /proc children list."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                text = Path(f"/proc/{pid}/task/{tid}/children").read_text()
+                found.extend(int(c) for c in text.split())
+    return found
 
 
 def slope_per_hour(points: list[tuple[float, float]]) -> float | None:
@@ -263,7 +284,7 @@ def soak(plan: SoakPlan, workdir: Path) -> dict[str, Any]:
         end = t0 + plan.minutes * 60
         while True:
             sample: dict[str, Any] = {"t": time.monotonic() - t0, "load": os.getloadavg()[0]}
-            sample["rss"] = {name: rss_bytes(pid) for name, pid in pids.items()}
+            sample["rss"] = {name: tree_rss_bytes(pid) for name, pid in pids.items()}
             try:
                 sample["collector"] = collector_figures(urls["metrics"])
                 sample["pipeline"] = pipeline_figures(urls["control"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -10,7 +11,7 @@ import time
 import pytest
 
 from bench.churn import rows_from as churn_rows
-from bench.soak import MiB, renice, rows_from, slope_per_hour
+from bench.soak import MiB, renice, rows_from, rss_bytes, slope_per_hour, tree_rss_bytes
 
 
 @pytest.mark.parametrize(
@@ -87,6 +88,31 @@ def test_renice_reaches_every_thread_of_the_load_generator():
     finally:
         child.kill()
         child.wait()
+
+
+def test_collector_rss_counts_its_child_processes():
+    # a parent that starts a child (from a thread, as the tap reader is) holding 64 MiB
+    grandchild = "b = bytearray(64 * 1024 * 1024); import time; time.sleep(30)"
+    code = (
+        "import subprocess, sys, threading, time\n"
+        f"threading.Thread(target=subprocess.run, args=([sys.executable, '-c', {grandchild!r}],))"
+        ".start()\n"
+        "time.sleep(30)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            own, tree = rss_bytes(parent.pid), tree_rss_bytes(parent.pid)
+            if own and tree and tree - own > 64 * MiB:
+                break
+            time.sleep(0.05)
+        assert own is not None and tree is not None
+        assert tree - own > 64 * MiB  # the child's bytearray is in the collector's figure
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)  # the child too
+        parent.wait()
+    assert tree_rss_bytes(parent.pid) is None
 
 
 def test_churn_table_reports_growth_per_cycle_after_deletion():
