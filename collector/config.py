@@ -79,6 +79,9 @@ class KafkaLagSeconds:
     # the probe's fetch.wait.max.ms: a round after one that read to the log end waits for the fetch
     # still parked there, so librdkafka's 500 ms default would add half a second per round
     fetch_wait_max_ms: int = 50
+    # the probe's time budget per poll: partitions it has not read by then are interpolated for
+    # that poll (method="interpolated"), so a slow broker cannot make the poll overrun
+    probe_timeout_seconds: float = 2.0
     history_points: int = 60
 
 
@@ -324,6 +327,9 @@ def validate(config: Config) -> None:
             raise ConfigError(f"clusters[{i}].name", "use letters, digits, '.', '_' or '-'")
         if cluster.name in names[:i]:
             raise ConfigError(f"clusters[{i}].name", f"duplicate cluster name {cluster.name!r}")
+        if isinstance(cluster, KafkaCluster) and cluster.lag_seconds.probe_timeout_seconds <= 0:
+            key = f"clusters[{i}].lag_seconds.probe_timeout_seconds"
+            raise ConfigError(key, "must be greater than 0")
         if isinstance(cluster, RabbitMQCluster) and not re.match(
             r"https?://[^/]+", cluster.management_url
         ):

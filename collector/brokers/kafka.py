@@ -304,7 +304,8 @@ class KafkaAdapter:
                 },
             )
         _count(requests, "fetch")
-        return fetch_commit_timestamps(self._probe, wanted, self._timeout)
+        budget = min(self._timeout, settings.probe_timeout_seconds)
+        return fetch_commit_timestamps(self._probe, wanted, budget)
 
     def _refresh_retention(self, tps: set[TopicPartition], requests: dict[str, int]) -> None:
         topics = sorted({tp.topic for tp in tps})

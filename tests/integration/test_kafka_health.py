@@ -11,11 +11,13 @@ import time
 import pytest
 from confluent_kafka import Consumer
 
+from bench.latency_proxy import LatencyProxy
 from collector.brokers.kafka import KafkaAdapter
 from collector.compute.view import ViewSettings
-from collector.config import KafkaCluster
-from collector.model import ClusterView, Status
+from collector.config import KafkaCluster, KafkaLagSeconds
+from collector.model import ClusterSnapshot, ClusterView, Status, TopicPartition
 from collector.poller import ClusterPoller
+from demo.services import free_port, start_tansu
 from tests.conftest import wait_until
 from tests.kafka_world import admin, commit, create_topic, produce, unique
 
@@ -211,3 +213,36 @@ def test_dlq_depth_is_unconsumed_when_a_reprocessor_reads_it(tansu):
         assert row.depth == 2  # 6 retained, 4 already reprocessed
     finally:
         p.stop()
+
+
+def test_a_slow_broker_cannot_stretch_the_poll_through_the_lag_seconds_probe(tmp_path):
+    """Every round trip to this broker takes >= 0.8 s (a proxy delays each way by 0.4 s). The
+    exact-lag probe may take `probe_timeout_seconds` of the poll, not the request timeout:
+    what it has not read by then is interpolated for that poll."""
+    port = free_port()
+    proxy = LatencyProxy(port, 0.0).start()  # no delay while setting up
+    broker = start_tansu(port, tmp_path, name=f"tansu-slow-{port}", advertised_port=proxy.port)
+    try:
+        bootstrap = f"127.0.0.1:{proxy.port}"
+        topic, group = unique("slow"), unique("slow-reader")
+        create_topic(bootstrap, topic, 1)
+        produce(bootstrap, topic, [10])
+        commit(bootstrap, group, topic, {0: 3})
+        proxy.delay = 0.4
+
+        def snapshot(budget: float) -> ClusterSnapshot:
+            settings = KafkaLagSeconds(probe_timeout_seconds=budget)
+            cluster = KafkaCluster(name="slow", bootstrap_servers=bootstrap,
+                                   request_timeout_seconds=20.0, lag_seconds=settings)  # fmt: skip
+            return KafkaAdapter(cluster).snapshot(time.time())
+
+        tp = (group, TopicPartition(topic, 0))
+        exact = snapshot(budget=20.0)  # the same poll with time for the probe: it reads
+        assert tp in exact.commit_timestamps
+        bounded = snapshot(budget=0.3)
+        assert tp not in bounded.commit_timestamps  # no round trip fits in 0.3 s
+        assert bounded.phase_seconds["commit_timestamps"] < 5.0  # stopped at its budget, not 20 s
+        assert bounded.groups[0].committed == {TopicPartition(topic, 0): 3}  # lag still there
+    finally:
+        broker.stop()
+        proxy.stop()

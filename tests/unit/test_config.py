@@ -63,6 +63,11 @@ def test_defaults(tmp_path):
             "integer",
         ),
         (
+            MINIMAL + "    lag_seconds: {probe_timeout_seconds: 0}\n",
+            "clusters[0].lag_seconds.probe_timeout_seconds",
+            "greater than 0",
+        ),
+        (
             MINIMAL + "    request_timeout_seconds: true\n",
             "clusters[0].request_timeout_seconds",
             "number",
