@@ -300,6 +300,17 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
     return fig
 
 
+def blank_flow_figure() -> go.Figure:
+    """An empty canvas the size of a small flow graph, drawn before the graph's data is
+    loaded: its plotly chunk then loads while Prometheus answers (see views/flow.py)."""
+    fig = go.Figure()
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(title="Service flow", margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      height=380)  # fmt: skip
+    return fig
+
+
 def journey_waterfall(rows: pd.DataFrame, correlation_id: str) -> go.Figure:
     """One bar per hop from produce to its last pickup (a thin mark when nobody picked it up),
     coloured by kind (event, compensation, DLQ); diamonds mark each first pickup."""

@@ -487,6 +487,8 @@ def test_flow_graph_joins_services_and_topics(monkeypatch, sources):
     assert nodes.loc["billing", "health"] == "bad"  # STALL
     assert nodes.loc["order-service", "health"] == "ok"
     assert nodes.loc["billing", "link"] == "lag?group=billing"
+    # the blank canvas drawn while the data loads (views/flow.py) is replaced, not kept
+    assert len(at.get("plotly_chart")) == 1
     names = {t["name"] for t in figure(at, 0)["data"] if t.get("name")}
     assert {"services", "topics / queues"} <= names
     # inventory-service reads only "orders": order-service's OrderPlaced went through it
@@ -559,6 +561,7 @@ def test_every_page_says_plainly_when_sources_are_down(monkeypatch, nothing_list
         expected = f"Prometheus at {nothing_listening['prometheus']} is unreachable"
     assert expected in warnings
     assert at.title[0].value  # the page itself still renders
+    assert not at.get("plotly_chart")  # no empty graph left where the flow graph would be
 
 
 def test_lag_table_still_shows_when_only_the_collector_is_down(monkeypatch, sources):
