@@ -66,24 +66,26 @@ class SoakPlan:
         return min(300.0, self.minutes * 60 / 5)
 
 
-def rss_bytes(pid: int) -> int | None:
-    """Resident set size of a live process, None once it has gone."""
+def rss_bytes(pid: int, field: str = "VmRSS") -> int | None:
+    """Resident set size of a live process (`field`: "RssAnon" for its anonymous memory, the
+    heap: file pages mapped from libraries come and go with the page cache), None once it has
+    gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     except OSError:
         return None
     return None
 
 
-def tree_rss_bytes(pid: int) -> int | None:
+def tree_rss_bytes(pid: int, field: str = "VmRSS") -> int | None:
     """RSS of a process and all its descendants (the collector's Kafka tap reader is a child
     process of its own); None once the process has gone."""
-    own = rss_bytes(pid)
+    own = rss_bytes(pid, field)
     if own is None:
         return None
-    return own + sum(tree_rss_bytes(child) or 0 for child in children(pid))
+    return own + sum(tree_rss_bytes(child, field) or 0 for child in children(pid))
 
 
 def children(pid: int) -> list[int]:
@@ -285,6 +287,7 @@ def soak(plan: SoakPlan, workdir: Path) -> dict[str, Any]:
         while True:
             sample: dict[str, Any] = {"t": time.monotonic() - t0, "load": os.getloadavg()[0]}
             sample["rss"] = {name: tree_rss_bytes(pid) for name, pid in pids.items()}
+            sample["rss_anon"] = {n: tree_rss_bytes(pid, "RssAnon") for n, pid in pids.items()}
             try:
                 sample["collector"] = collector_figures(urls["metrics"])
                 sample["pipeline"] = pipeline_figures(urls["control"])
@@ -354,6 +357,9 @@ def rows_from(raw: dict[str, Any]) -> list[Row]:
         memory(
             f"{name} RSS", [(s["t"], s["rss"][name] / MiB) for s in samples if s["rss"].get(name)]
         )
+        anon = [(s["t"], s["rss_anon"][name] / MiB) for s in samples
+                if s.get("rss_anon", {}).get(name)]  # fmt: skip
+        memory(f"{name} anonymous RSS (heap)", anon)
     cols = [s["collector"] for s in samples if "collector" in s]
     sqlite = [(s["t"], s["collector"]["sqlite_bytes"] / MiB) for s in samples
               if "sqlite_bytes" in s.get("collector", {})]  # fmt: skip

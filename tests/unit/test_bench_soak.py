@@ -33,6 +33,7 @@ def sample(t: float, collector_mib: float, tap_lag: float, placed: int) -> dict:
         "t": t,
         "load": 1.0,
         "rss": {"collector": collector_mib * MiB, "dashboard": 100 * MiB},
+        "rss_anon": {"collector": (collector_mib - 20) * MiB, "dashboard": 80 * MiB},
         "collector": {
             "poll_seconds": {"k": 0.5},
             "poll_phases": {"k": {"groups": 0.1, "commit_timestamps": t / 600, "total": 0.5}},
@@ -61,6 +62,7 @@ def test_soak_table_reports_start_end_slope_and_the_achieved_rate():
     assert rows[("10 min at 10x", "collector RSS at end")].value.median == 100
     # warm-up is the first fifth (120 s): the fit sees the two flat samples after it
     assert rows[("10 min at 10x", "collector RSS slope after warm-up")].value.median == 0
+    assert rows[("10 min at 10x", "collector anonymous RSS (heap) at end")].value.median == 80
     assert rows[("10 min at 10x", "collector SQLite heap at end")].value.median == 50
     assert rows[("10 min at 10x", "collector SQLite heap slope after warm-up")].value.median == 0
     assert rows[("pipeline kafka", "orders placed per second")].value.median == 50
