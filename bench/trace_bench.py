@@ -12,7 +12,9 @@
    after the store) in a fresh group and store. A bare consumer that touches nothing is
    reported for context. Each run measures the three back to back (same load), and the
    per-run ratio tap/floor is reported too. Rates count from the first record received to the
-   last read (floors) or stored (tap), so group joins are not measured.
+   last read (floors) or stored (tap), so group joins are not measured. The broker's CPU per
+   event while the floor and the tap read is reported as well: on this machine it shares the
+   two cores with them, so it is part of what bounds either rate.
 2. Store alone: rows inserted per second through `TraceStore.insert_rows` (batches of 2,000)
    while filling the lookup store.
 3. Lookup (goal: p99 < 50 ms): a store filled with `hops` hops (5 per journey, 2 consumers on
@@ -74,6 +76,7 @@ def produce(bootstrap: str, topic: str, events: int) -> None:
 class Rate:
     per_second: float  # events/s, wall clock
     cpu_us: float  # CPU microseconds per event, all threads of this process (librdkafka's too)
+    broker_cpu_us: float = 0.0  # the broker's CPU microseconds per event meanwhile (when taken)
 
 
 def tap_config(bootstrap: str, topic: str, group: str) -> tuple[TracingConfig, KafkaCluster]:
@@ -235,10 +238,19 @@ def run(
         try:
             bootstrap = f"127.0.0.1:{port}"
             produce(bootstrap, "bench.orders", events)
+
+            def broker_cpu(measure: Any, *args: Any) -> Rate:
+                """`measure(*args)`, and the broker's CPU per event while it ran (the broker
+                shares the two cores: what it takes is the tap's budget too)."""
+                before = process_cpu_seconds(broker.pid)
+                rate = measure(*args)
+                used = process_cpu_seconds(broker.pid) - before
+                return Rate(rate.per_second, rate.cpu_us, used / events * 1e6)
+
             for _ in range(runs):  # the three back to back: each ratio under the same load
-                floor.append(bare_rate(bootstrap, "bench.orders", events))
+                floor.append(broker_cpu(bare_rate, bootstrap, "bench.orders", events))
                 bare.append(bare_rate(bootstrap, "bench.orders", events, touch=False))
-                tap.append(tap_process_rate(bootstrap, "bench.orders", events, workdir))
+                tap.append(broker_cpu(tap_process_rate, bootstrap, "bench.orders", events, workdir))
                 threaded.append(tap_rate(bootstrap, "bench.orders", events, workdir))
         finally:
             broker.stop()
@@ -269,6 +281,12 @@ def run(
             )
         }
     )
+    raw.update(
+        {
+            name: [r.broker_cpu_us for r in rates]
+            for name, rates in (("broker_cpu_us_floor", floor), ("broker_cpu_us_tap", tap))
+        }
+    )
     raw.update(tap_ratio=ratios, store_insert_rate=insert_rate)
     raw.update(prune_seconds=pruned_s, pruned_hops=pruned)
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
@@ -290,6 +308,8 @@ def run(
             summarize(r.cpu_us for r in threaded), floor_cpu),
         Row("trace", case, "bare consumer CPU per event, headers not read", "us",
             summarize(r.cpu_us for r in bare), floor_cpu),
+        Row("trace", case, "broker (Tansu) CPU per event, serving the tap", "us",
+            summarize(r.broker_cpu_us for r in tap), summarize(r.broker_cpu_us for r in floor)),
         Row("trace", f"{hops:,} hops", "store insert rate", "hops/s", summarize([insert_rate])),
         Row("trace", f"{hops:,} hops", "journey lookup p50", "ms", summarize([p50])),
         Row("trace", f"{hops:,} hops", "journey lookup p99", "ms", summarize([p99]), None,
