@@ -3,6 +3,7 @@ graph and the journey waterfall); they never call st.* (pages place them)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,21 @@ def _layout(fig: go.Figure, title: str) -> go.Figure:
 # Streamlit loads and compiles its 4.7 MB plotly chunk in every fresh page (0.8 MB for Vega's);
 # docs/benchmarks.md §4. Plotly stays for the flow graph and the journey waterfall.
 CHART_HEIGHT = 320
+# Streamlit fits the whole chart, legend included, in its height: each legend row (two series
+# side by side) is added to it, or 11 series would squeeze the plot to a 25 px strip.
+LEGEND_ROW_PIXELS = 30
+
+
+def chart_height(data: pd.DataFrame) -> int:
+    """CHART_HEIGHT for the plot plus room for the legend of `data`'s series."""
+    series = data["series"].nunique() if "series" in data else 0
+    return CHART_HEIGHT + LEGEND_ROW_PIXELS * -(-series // 2)
+
+
+# Vega's "tableau10" scheme, for the up to MAX_LINES named lines; the folded rest is grey.
+PALETTE = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b",
+           "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac")  # fmt: skip
+FOLDED = re.compile(r"^\d+ others \(")
 
 
 def _lines(data: pd.DataFrame, y_title: str, dashed: bool = False) -> alt.LayerChart:
@@ -42,6 +58,10 @@ def _lines(data: pd.DataFrame, y_title: str, dashed: bool = False) -> alt.LayerC
     (autoscale would magnify a flat 1.0000 ± 0.0002 line), and a tooltip on the nearest point.
     `dashed` draws the series whose `kind` is "produced" dashed."""
     order = list(dict.fromkeys(data["series"]))
+    colours = [
+        HEALTH_COLOURS["idle"] if FOLDED.match(name) else PALETTE[i % len(PALETTE)]
+        for i, name in enumerate(order)
+    ]  # Vega's own scheme has 10 colours: the 11th line, "N others", took the first one's blue
     encoding: dict[str, Any] = {
         "x": alt.X("time:T", title=None),
         "y": alt.Y("value:Q", title=y_title or None, scale=alt.Scale(zero=True)),
@@ -49,6 +69,7 @@ def _lines(data: pd.DataFrame, y_title: str, dashed: bool = False) -> alt.LayerC
             "series:N",
             title=None,
             sort=order,
+            scale=alt.Scale(domain=order, range=colours) if order else alt.Undefined,
             legend=alt.Legend(orient="bottom", columns=2, labelLimit=400),
         ),
         "tooltip": [
@@ -96,8 +117,9 @@ def timeseries_chart(
         lines = top_series(frame, labels, max_lines, rest)
         lines["series"] = lines["series"].map(lambda name: str(name) or "all")
     chart = _lines(lines, y_title)
+    height = chart_height(lines)
     if threshold is None or threshold != threshold:
-        return chart.properties(title=title, height=CHART_HEIGHT)
+        return chart.properties(title=title, height=height)
     line = pd.DataFrame({"value": [threshold]})
     rule = alt.Chart(line).mark_rule(color=HEALTH_COLOURS["bad"], strokeDash=[6, 4])
     label = alt.Chart(line).mark_text(
@@ -110,7 +132,7 @@ def timeseries_chart(
     )
     return alt.LayerChart(
         layer=[chart, rule.encode(y="value:Q"), label.encode(y="value:Q", x=alt.value(0))]
-    ).properties(title=title, height=CHART_HEIGHT)
+    ).properties(title=title, height=height)
 
 
 def rate_comparison_chart(
@@ -130,7 +152,8 @@ def rate_comparison_chart(
         else pd.DataFrame(columns=columns)
     )
     data = data.sort_values(["series"], kind="stable").reset_index(drop=True)
-    return _lines(data, "messages/s", dashed=True).properties(title=title, height=CHART_HEIGHT)
+    height = chart_height(data) + LEGEND_ROW_PIXELS  # and the solid/dashed legend
+    return _lines(data, "messages/s", dashed=True).properties(title=title, height=height)
 
 
 NODE_SHAPES = (

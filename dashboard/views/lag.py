@@ -62,9 +62,12 @@ def group_panel(group: str) -> None:
     st.subheader("Consume vs produce rate")
     show_problems([consume, produce])
     if consume.value is not None and produce.value is not None:
+        window = history.compare_window(view.window)
         st.altair_chart(
             charts.rate_comparison_chart(
-                consume.value, produce.value, "Consumed vs produced per topic/queue"
+                consume.value,
+                produce.value,
+                f"Consumed vs produced per topic/queue (rate over {window})",
             ),
             width="stretch",
         )

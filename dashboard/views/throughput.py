@@ -7,7 +7,11 @@ from dashboard.layout import choices_with_link, current_view, live, show_problem
 
 view = current_view()
 st.title("Throughput")
-st.caption(f"Rates are per second over a {view.window} window.")
+st.caption(
+    f"Rates are per second: over {view.window} in the table, over "
+    f"{history.compare_window(view.window)} in the charts (consumption is read from committed "
+    "offsets, which move in bursts)."
+)
 
 ALL = "All topics / queues"
 options = choices_with_link([ALL, *history.topic_options(view)], "topic")

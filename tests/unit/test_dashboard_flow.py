@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 
 from dashboard.charts import (
+    CHART_HEIGHT,
+    LEGEND_ROW_PIXELS,
     flow_figure,
     journey_waterfall,
     rate_comparison_chart,
@@ -251,6 +253,26 @@ def test_timeseries_chart_draws_at_most_max_lines_plus_others() -> None:
     )
     assert len(names) == 11 and names[-1] == "90 others (sum)"
     assert set(names[:-1]) == {f"g{i:03d}" for i in range(90, 100)}  # the highest peaks
+    chart = timeseries_chart(frame(["group", "time", "value"], rows), ["group"], "Lag", "m")
+    scale = chart.to_dict()["layer"][0]["encoding"]["color"]["scale"]
+    assert scale["domain"] == names
+    assert len(set(scale["range"][:-1])) == 10  # ten named lines, ten colours
+    assert scale["range"][-1] == "#9aa0a6"  # the folded rest is grey, not the first line's blue
+
+
+def test_the_legend_gets_room_of_its_own_so_the_plot_keeps_its_height() -> None:
+    """Streamlit fits legend and plot in the chart's height: 11 legend entries once squeezed
+    the plot into a 25 px strip (the README's Overview screenshot)."""
+    t = pd.to_datetime([0, 20], unit="s", utc=True)
+    height = {
+        n: timeseries_chart(
+            frame(["group", "time", "value"], [(f"g{i}", t[0], 1.0) for i in range(n)]),
+            ["group"], "Lag", "m",
+        ).to_dict()["height"]
+        for n in (1, 11)
+    }  # fmt: skip
+    assert height[1] == CHART_HEIGHT + LEGEND_ROW_PIXELS  # one row of legend
+    assert height[11] == CHART_HEIGHT + 6 * LEGEND_ROW_PIXELS  # 11 entries, two per row
 
 
 def test_unlinked_nodes_go_in_a_grid_below_the_flow() -> None:
