@@ -21,10 +21,13 @@ MAX_LINES = 10
 KIND_COLOURS = {"event": "#4c78a8", "compensation": "#e0a100", "dlq": "#d64545"}
 
 
+MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}  # plotly figures: room for the title only
+
+
 def _layout(fig: go.Figure, title: str) -> go.Figure:
     fig.update_layout(
         title=title,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin=MARGIN,
         legend={"orientation": "h", "y": -0.2},
         hovermode="x unified",
     )
@@ -43,8 +46,7 @@ LEGEND_ROW_PIXELS = 30
 
 def chart_height(data: pd.DataFrame) -> int:
     """CHART_HEIGHT for the plot plus room for the legend of `data`'s series."""
-    series = data["series"].nunique() if "series" in data else 0
-    return CHART_HEIGHT + LEGEND_ROW_PIXELS * -(-series // 2)
+    return CHART_HEIGHT + LEGEND_ROW_PIXELS * -(-data["series"].nunique() // 2)
 
 
 # Vega's "tableau10" scheme, for the up to MAX_LINES named lines; the folded rest is grey.
@@ -315,7 +317,7 @@ def flow_figure(graph: FlowGraph) -> go.Figure:
     fig.update_layout(
         title="Service flow",
         annotations=notes,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin=MARGIN,
         height=max(380, int((ROW_PIXELS if rows <= 20 else 50) * (rows + 1 + 0.3 * back)) + 60),
         showlegend=False,  # the page caption explains shapes and colours
         hovermode="closest",
@@ -329,8 +331,7 @@ def blank_flow_figure() -> go.Figure:
     fig = go.Figure()
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    fig.update_layout(title="Service flow", margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      height=380)  # fmt: skip
+    fig.update_layout(title="Service flow", margin=MARGIN, height=380)
     return fig
 
 

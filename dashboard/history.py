@@ -46,7 +46,8 @@ COMPARE_WINDOW = "5m"
 
 
 def compare_window(window: str) -> str:
-    """The rate window of the consume vs produce chart: the dashboard's, at least 5 minutes."""
+    """The rate window of the rate charts (consume vs produce, Throughput): the dashboard's,
+    at least 5 minutes."""
     return max(window, COMPARE_WINDOW, key=duration_seconds)
 
 

@@ -29,13 +29,11 @@ def flow() -> None:
         slot.plotly_chart(charts.blank_flow_figure(), width="stretch", config=STATIC)
         st.session_state[DRAWN] = True
     graph = panel_data.flow_graph(view)
-    if graph.value is None or not graph.value.nodes:
-        slot.empty()
     show_problems([graph])
-    if graph.value is None:
-        return
-    if not graph.value.nodes:
-        st.info("No flow yet: no traced events and no consumption in Prometheus.")
+    if graph.value is None or not graph.value.nodes:
+        slot.empty()  # no blank canvas left where the graph would be
+        if graph.value is not None:
+            st.info("No flow yet: no traced events and no consumption in Prometheus.")
         return
     event = slot.plotly_chart(
         charts.flow_figure(graph.value),
