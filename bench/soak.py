@@ -25,6 +25,7 @@ the run, at most 5 minutes): caches and the bounded history fill during the warm
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import sys
@@ -47,6 +48,7 @@ POLL_INTERVAL = 5.0  # the demo's default collector poll interval
 MANAGEMENT = "http://127.0.0.1:15672"  # the demo's default RabbitMQ management API
 VHOST_PREFIX = "eventscope-soak-"  # + the soak's pid
 MiB = 1024 * 1024
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,35 @@ def tree_rss_bytes(pid: int, field: str = "VmRSS") -> int | None:
     if own is None:
         return None
     return own + sum(tree_rss_bytes(child, field) or 0 for child in children(pid))
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process and its live descendants; None once it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
+    return own + sum(cpu_seconds(child) or 0.0 for child in children(pid))
+
+
+def broker_pids() -> dict[str, int]:
+    """The machine's RabbitMQ (not started by the demo, but loaded by it): its Erlang VM."""
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "beam.smp":
+                return {"rabbitmq": int(entry.name)}
+    return {}
+
+
+def cpu_rates(samples: list[dict[str, Any]], name: str) -> list[tuple[float, float]]:
+    """(time, cores used since the previous sample) for one process, from cumulative CPU time.
+
+    cpu_rates([{"t": 0, "cpu": {"a": 1.0}}, {"t": 30, "cpu": {"a": 16.0}}], "a") == [(30, 0.5)]
+    """
+    points = [(s["t"], s["cpu"][name]) for s in samples if s.get("cpu", {}).get(name) is not None]
+    return [(t1, (c1 - c0) / (t1 - t0)) for (t0, c0), (t1, c1) in itertools.pairwise(points)
+            if t1 > t0 and c1 >= c0]  # fmt: skip
 
 
 def children(pid: int) -> list[int]:
@@ -272,7 +303,7 @@ def soak(plan: SoakPlan, workdir: Path) -> dict[str, Any]:
         f"{VHOST_PREFIX}{os.getpid()}",
     ]
     proc, demo = start_demo(workdir, args, name="soak-demo")
-    urls, pids = demo.urls, demo.pids
+    urls, pids, brokers = demo.urls, demo.pids, broker_pids()
     stop = threading.Event()
     visitor = PageVisitor(urls["dashboard"], plan.page_seconds, stop)
     samples: list[dict[str, Any]] = []
@@ -288,6 +319,7 @@ def soak(plan: SoakPlan, workdir: Path) -> dict[str, Any]:
             sample: dict[str, Any] = {"t": time.monotonic() - t0, "load": os.getloadavg()[0]}
             sample["rss"] = {name: tree_rss_bytes(pid) for name, pid in pids.items()}
             sample["rss_anon"] = {n: tree_rss_bytes(pid, "RssAnon") for n, pid in pids.items()}
+            sample["cpu"] = {n: cpu_seconds(pid) for n, pid in {**pids, **brokers}.items()}
             try:
                 sample["collector"] = collector_figures(urls["metrics"])
                 sample["pipeline"] = pipeline_figures(urls["control"])
@@ -320,7 +352,7 @@ def _progress(sample: dict[str, Any]) -> str:
     )
 
 
-_RSS = ("collector", "dashboard", "pipeline")
+_RSS = ("collector", "dashboard", "pipeline", "tansu")
 
 
 def one(value: float) -> Summary:
@@ -360,6 +392,17 @@ def rows_from(raw: dict[str, Any]) -> list[Row]:
         anon = [(s["t"], s["rss_anon"][name] / MiB) for s in samples
                 if s.get("rss_anon", {}).get(name)]  # fmt: skip
         memory(f"{name} anonymous RSS (heap)", anon)
+    tansu = [(s["t"], s["rss"]["tansu"] / MiB) for s in samples if s["rss"].get("tansu")]
+    memory("Tansu RSS (the demo's broker, memory storage)", tansu)
+    # where the 2 cores went: a component whose CPU climbs while the rate stays is the suspect
+    for name in sorted({n for s in samples for n in s.get("cpu", {})}):
+        rates = [(t, r) for t, r in cpu_rates(samples, name) if t >= plan.warmup_seconds]
+        if rates:
+            add(f"CPU {name}", "cores used, per sample after warm-up", "cores",
+                summarize(r for _, r in rates))  # fmt: skip
+            last = rates[-max(1, len(rates) // 5) :]
+            add(f"CPU {name}", "cores used, last fifth of the run", "cores",
+                one(sum(r for _, r in last) / len(last)))  # fmt: skip
     cols = [s["collector"] for s in samples if "collector" in s]
     sqlite = [(s["t"], s["collector"]["sqlite_bytes"] / MiB) for s in samples
               if "sqlite_bytes" in s.get("collector", {})]  # fmt: skip

@@ -44,15 +44,22 @@ _SAME_HOP = (
 # h.service -> S unless h is a dead letter, S produced a hop (not a dead letter) of h's journey at
 # or after h (its reaction is an edge already, from the produced hops), or another group of S
 # consumed h first.
+# Rule 2 first asks the journey's summary whether S produced in it at all (`journeys.services`,
+# a superset: it keeps every service that ever produced there; no row, as after a prune, means
+# ask the hops). A consumer-only service in a long journey (a session ID with hundreds of hops,
+# read by an analytics job) otherwise scanned every later hop of the journey per consumption:
+# 0.3-1.1 s per 5,000 consumptions in the 10x soak, 0.04-0.09 s with the summary first.
 _CONSUMER_EDGES = f"""
 SELECT h.service, c.service, h.event_type, max(0.0, c.consumed_at - h.produced_at)
 FROM consumption_log g
 JOIN consumptions c ON {_SAME_HOP.format(a="c", b="g")} AND c.grp = g.grp
 JOIN hops h ON {_SAME_HOP.format(a="h", b="g")}
 WHERE g.id > ? AND g.id <= ? AND h.dlq = 0
-  AND NOT EXISTS (SELECT 1 FROM hops l WHERE l.correlation_id = h.correlation_id
-                  AND l.produced_at >= h.produced_at AND l.service = c.service AND l.id != h.id
-                  AND l.dlq = 0)
+  AND NOT (coalesce((SELECT instr(j.services, '|' || c.service || '|') FROM journeys j
+                     WHERE j.correlation_id = h.correlation_id), 1) > 0
+           AND EXISTS (SELECT 1 FROM hops l WHERE l.correlation_id = h.correlation_id
+                       AND l.produced_at >= h.produced_at AND l.service = c.service
+                       AND l.id != h.id AND l.dlq = 0))
   AND NOT EXISTS (SELECT 1 FROM consumptions d WHERE {_SAME_HOP.format(a="d", b="c")}
                   AND d.grp != c.grp AND d.service = c.service
                   AND (d.consumed_at < c.consumed_at

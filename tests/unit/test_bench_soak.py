@@ -11,7 +11,15 @@ import time
 import pytest
 
 from bench.churn import rows_from as churn_rows
-from bench.soak import MiB, renice, rows_from, rss_bytes, slope_per_hour, tree_rss_bytes
+from bench.soak import (
+    MiB,
+    cpu_seconds,
+    renice,
+    rows_from,
+    rss_bytes,
+    slope_per_hour,
+    tree_rss_bytes,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,6 +54,8 @@ def sample(t: float, collector_mib: float, tap_lag: float, placed: int) -> dict:
             "sqlite_bytes": collector_mib / 2 * MiB,
         },
         "pipeline": {"kafka": {"orders_placed": placed, "orders_open": 2}},
+        # the broker's CPU climbs: 0.1 cores, then 0.5
+        "cpu": {"tansu": 0.1 * min(t, 300) + 0.5 * max(0, t - 300), "collector": t * 0.2},
     }
 
 
@@ -71,6 +81,9 @@ def test_soak_table_reports_start_end_slope_and_the_achieved_rate():
     # a phase that took >= 0.5 s somewhere gets a row; the small ones do not
     assert rows[("k", "poll phase commit_timestamps (sampled)")].value.high == 1.0
     assert ("k", "poll phase groups (sampled)") not in rows
+    # CPU per component from cumulative seconds: after warm-up the one 300-600 s interval
+    assert rows[("CPU tansu", "cores used, last fifth of the run")].value.median == 0.5
+    assert rows[("CPU collector", "cores used, per sample after warm-up")].value.median == 0.2
 
 
 def test_renice_reaches_every_thread_of_the_load_generator():
@@ -115,6 +128,24 @@ def test_collector_rss_counts_its_child_processes():
         os.killpg(parent.pid, signal.SIGKILL)  # the child too
         parent.wait()
     assert tree_rss_bytes(parent.pid) is None
+
+
+def test_cpu_seconds_count_a_busy_child_and_stop_with_the_process():
+    spin = "import time\nend = time.process_time() + 1.5\nwhile time.process_time() < end: pass"
+    code = f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {spin!r}])\n"
+    parent = subprocess.Popen([sys.executable, "-c", code + "time.sleep(30)"],
+                              start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        used = 0.0
+        while used < 1.0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            used = cpu_seconds(parent.pid) or 0.0
+        assert used >= 1.0  # the parent sleeps: the child's spinning is what was counted
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
+    assert cpu_seconds(parent.pid) is None
 
 
 def test_churn_table_reports_growth_per_cycle_after_deletion():

@@ -89,6 +89,23 @@ def test_a_hop_stored_after_the_group_passed_it_counts_too(store):
     assert (edge.from_service, edge.to_service) == ("order-service", "notification-service")
 
 
+def test_without_the_journey_summary_the_rule_is_asked_of_the_hops(store):
+    """Rule 2 looks at `journeys.services` first; a journey row gone (pruned ahead of its
+    newest hop) must neither hide a consumer-only edge nor count a reaction twice."""
+
+    def forget_journeys(s: TraceStore) -> None:
+        s._write("forget", lambda db: db.execute("DELETE FROM journeys"), lambda _: 0)
+
+    got = judged(
+        store,
+        lambda s: s.insert_hops([PLACED, RESERVED, CONFIRMED]),
+        forget_journeys,
+        notify_reads("orders.confirmed"),
+        lambda s: commit(s, "inventory-service", "inventory-service", "orders.placed", 1, 12.0),
+    )
+    assert got == [Edge("order-service", "notification-service", "OrderConfirmed", 1.0)]
+
+
 def test_a_rabbitmq_delivery_counts_even_before_its_hop_is_stored(store):
     placed = Hop("r", "OrderConfirmed", "rabbitmq", "rabbit", "orders.confirmed", -1, 7, 10.0,
                  "order-service")  # fmt: skip
