@@ -9,7 +9,8 @@ lands between the two reads can only make lag look larger, never negative.
 Requests per poll (counted in `requests`): one ListGroups, one DescribeGroups per 1,000 groups, one
 OffsetFetch per group (librdkafka takes one group per call; issued concurrently, bounded by
 `max_concurrency`), one Metadata, one ListOffsets batch per leader for latest (and for earliest
-on DLQ topics), and one consumer fetch for the lagging partitions when lag seconds is `exact`.
+on DLQ topics), and one consumer fetch for the lagging partitions when lag seconds is `exact`
+(none when no lagging group's committed offset moved since the last poll: `StampCache`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, 
 from confluent_kafka import TopicPartition as KTopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, OffsetSpec
 
-from collector.brokers.kafka_probe import fetch_commit_timestamps
+from collector.brokers.kafka_probe import StampCache, fetch_commit_timestamps
 from collector.config import KafkaCluster
 from collector.errors import BrokerAuthError, BrokerUnavailable
 from collector.model import Broker, ClusterSnapshot, GroupSample, TopicPartition
@@ -87,6 +88,7 @@ class KafkaAdapter:
         self._client_conf = client
         self._admin = AdminClient(dict(client), logger=rdkafka_log)
         self._probe: Consumer | None = None
+        self._stamps = StampCache()
         self._retention: dict[str, float] = {}
         # topics whose config was read, with or without retention.ms (Tansu reports none): a
         # topic without it must not trigger a DescribeConfigs on every poll
@@ -290,6 +292,16 @@ class KafkaAdapter:
         }
         if not wanted or len(wanted) > settings.exact_max_partitions:
             return {}
+        known, missing = self._stamps.split(wanted, end)
+        if missing:
+            known.update(self._probe_stamps(missing, requests))
+        self._stamps.keep(wanted, known)
+        return known
+
+    def _probe_stamps(
+        self, wanted: Mapping[tuple[str, TopicPartition], int], requests: dict[str, int]
+    ) -> dict[tuple[str, TopicPartition], float]:
+        settings = self.config.lag_seconds
         if self._probe is None:
             self._probe = Consumer(
                 logger=rdkafka_log,

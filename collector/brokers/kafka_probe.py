@@ -3,6 +3,10 @@
 One consumer, `assign()` only (it never joins a group or commits), one batched fetch per round
 for all lagging partitions; a partition read by several groups at different offsets needs one
 round per distinct offset, capped at `MAX_ROUNDS` (the rest fall back to interpolation).
+
+`StampCache` keeps what was read: the record at an offset does not change, so a group whose
+committed offset has not moved since the last poll (a stopped consumer, the one a lag alert is
+about) costs no fetch at all.
 """
 
 from __future__ import annotations
@@ -17,6 +21,45 @@ from confluent_kafka import TopicPartition as KTopicPartition
 from collector.model import TopicPartition
 
 MAX_ROUNDS = 4
+
+GroupPartition = tuple[str, TopicPartition]
+
+
+class StampCache:
+    """Timestamps already read, by (partition, committed offset).
+
+    It holds only what the last poll asked for, so it is bounded by the lagging partitions.
+    A partition whose end offset went back (the topic was deleted and recreated) is forgotten:
+    its offsets now name other records. A record that retention deleted keeps the timestamp it
+    was read with, which is what the group's committed position still points at.
+    """
+
+    def __init__(self) -> None:
+        self._stamps: dict[tuple[TopicPartition, int], float] = {}
+        self._ends: dict[TopicPartition, int] = {}
+
+    def split(
+        self, wanted: Mapping[GroupPartition, int], end: Mapping[TopicPartition, int]
+    ) -> tuple[dict[GroupPartition, float], dict[GroupPartition, int]]:
+        """(the stamps known already, the (group, tp) → offset still to read)."""
+        gone = {tp for tp, offset in end.items() if offset < self._ends.get(tp, 0)}
+        self._ends = dict(end)
+        known: dict[GroupPartition, float] = {}
+        missing: dict[GroupPartition, int] = {}
+        for key, offset in wanted.items():
+            stamp = None if key[1] in gone else self._stamps.get((key[1], offset))
+            if stamp is None:
+                missing[key] = offset
+            else:
+                known[key] = stamp
+        return known, missing
+
+    def keep(
+        self, wanted: Mapping[GroupPartition, int], stamps: Mapping[GroupPartition, float]
+    ) -> None:
+        """Remember this poll's stamps (and forget those no longer asked for)."""
+        self._stamps = {(key[1], offset): stamps[key] for key, offset in wanted.items()
+                        if key in stamps}  # fmt: skip
 
 
 def fetch_commit_timestamps(

@@ -17,27 +17,34 @@ from tests.kafka_world import commit, create_topic, produce, unique
 pytestmark = pytest.mark.service
 
 
-def test_exact_lag_timestamps_are_read_on_every_poll(tansu):
-    """The probe paused each partition it had read; librdkafka kept it paused after re-assign,
-    so polls after the first read no timestamps (exact lag fell back) and waited out the timeout.
-    """
+def test_exact_lag_timestamps_follow_the_commits_and_an_unmoved_one_costs_no_fetch(tansu):
+    """Two things guarded. librdkafka kept a partition the probe had paused paused after the next
+    assign, so polls after the first read no timestamps and waited out the timeout. And a
+    committed offset that has not moved since the last poll is not fetched again (its record's
+    timestamp cannot have changed): a stopped consumer costs the broker nothing per poll."""
     topic, group = unique("bench-probe"), unique("bench-probe-g")
     create_topic(tansu, topic, 2)
     written = time.time() - 300
     produce(tansu, topic, [5, 5], timestamps=[written + i for i in range(5)])
-    commit(tansu, group, topic, {0: 1, 1: 3})
-    adapter = KafkaAdapter(
-        KafkaCluster(name="probe", bootstrap_servers=tansu, request_timeout_seconds=3.0)
-    )
+    config = KafkaCluster(
+        name="probe", bootstrap_servers=tansu, request_timeout_seconds=3.0, include_groups=(group,)
+    )  # the shared broker's other groups lag too
+    adapter = KafkaAdapter(config)
+    snaps = []
     try:
-        stamps = [adapter.snapshot(time.time()).commit_timestamps for _ in range(3)]
+        for p0 in (1, 2, 2):  # partition 0 moves once, partition 1 never
+            commit(tansu, group, topic, {0: p0, 1: 3})
+            snaps.append(adapter.snapshot(time.time()))
     finally:
         adapter.close()
-    expected = {
-        (group, TopicPartition(topic, 0)): pytest.approx(written + 1, abs=0.01),
-        (group, TopicPartition(topic, 1)): pytest.approx(written + 3, abs=0.01),
-    }
-    assert [{k: v for k, v in s.items() if k[0] == group} for s in stamps] == [expected] * 3
+    stamps = [{k: v for k, v in s.commit_timestamps.items() if k[0] == group} for s in snaps]
+    p0, p1 = (group, TopicPartition(topic, 0)), (group, TopicPartition(topic, 1))
+    assert stamps == [
+        {p0: pytest.approx(written + 1, abs=0.01), p1: pytest.approx(written + 3, abs=0.01)},
+        {p0: pytest.approx(written + 2, abs=0.01), p1: pytest.approx(written + 3, abs=0.01)},
+        {p0: pytest.approx(written + 2, abs=0.01), p1: pytest.approx(written + 3, abs=0.01)},
+    ]
+    assert [s.requests.get("fetch", 0) for s in snaps] == [1, 1, 0]
 
 
 def test_topic_configs_are_not_reread_on_every_poll(tansu):
