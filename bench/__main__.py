@@ -87,6 +87,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default=10,
         help="soak: nice value of the demo pipeline (the load generator; 0: same as the rest)",
     )
+    p.add_argument(
+        "--page-seconds",
+        type=float,
+        default=60.0,
+        help="soak: one dashboard page visit every this many seconds (fresh browser context)",
+    )
     p.add_argument("--churn-groups", type=int, default=2000, help="churn: groups per cycle")
     p.add_argument("--churn-cycles", type=int, default=10, help="churn: create/delete cycles")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON path")
@@ -175,7 +181,10 @@ def _soak(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
     from bench import soak
 
     return soak.run(
-        minutes=args.minutes, multiplier=args.rate_multiplier, pipeline_nice=args.pipeline_nice
+        minutes=args.minutes,
+        multiplier=args.rate_multiplier,
+        pipeline_nice=args.pipeline_nice,
+        page_seconds=args.page_seconds,
     )
 
 

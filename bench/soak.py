@@ -454,10 +454,15 @@ def rows_from(raw: dict[str, Any]) -> list[Row]:
 
 
 def run(
-    runs: int = 1, minutes: float = 30.0, multiplier: float = 10.0, pipeline_nice: int = 10
+    runs: int = 1,
+    minutes: float = 30.0,
+    multiplier: float = 10.0,
+    pipeline_nice: int = 10,
+    page_seconds: float = 60.0,
 ) -> tuple[list[Row], dict[str, Any]]:
     """The harness entry point; `runs` is ignored (one soak is the figure: it is long)."""
     del runs
+    plan = SoakPlan(minutes, multiplier, page_seconds=page_seconds, pipeline_nice=pipeline_nice)
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
-        raw = soak(SoakPlan(minutes, multiplier, pipeline_nice=pipeline_nice), Path(tmp))
+        raw = soak(plan, Path(tmp))
     return rows_from(raw), raw
