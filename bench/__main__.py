@@ -93,6 +93,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default=60.0,
         help="soak: one dashboard page visit every this many seconds (fresh browser context)",
     )
+    p.add_argument(
+        "--page-range",
+        default="",
+        help="soak: the dashboard time range the visits ask for (?range=, e.g. 5m; default 1h)",
+    )
     p.add_argument("--churn-groups", type=int, default=2000, help="churn: groups per cycle")
     p.add_argument("--churn-cycles", type=int, default=10, help="churn: create/delete cycles")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON path")
@@ -185,6 +190,7 @@ def _soak(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
         multiplier=args.rate_multiplier,
         pipeline_nice=args.pipeline_nice,
         page_seconds=args.page_seconds,
+        page_range=args.page_range,
     )
 
 

@@ -57,6 +57,7 @@ class SoakPlan:
     multiplier: float
     sample_seconds: float = 30.0
     page_seconds: float = 60.0
+    page_range: str = ""  # the dashboard's time range for the visits ("" = its default, 1h)
     # The demo's pipeline is the load generator, not what is measured: at 10x on 2 cores it
     # takes every cycle it can get, and the collector, Tansu and RabbitMQ would wait behind it.
     # A niced pipeline yields the CPU to them; it still runs as fast as what is left allows
@@ -216,9 +217,12 @@ def pipeline_figures(control_url: str) -> dict[str, Any]:
 class PageVisitor(threading.Thread):
     """Opens one dashboard page every `every` seconds in a fresh Chromium context."""
 
-    def __init__(self, base: str, every: float, stop: threading.Event) -> None:
+    def __init__(
+        self, base: str, every: float, stop: threading.Event, time_range: str = ""
+    ) -> None:
         super().__init__(name="soak-pages", daemon=True)
         self.base, self.every, self.stop = base, every, stop
+        self.query = f"?range={time_range}" if time_range else ""
         self.visits: list[dict[str, Any]] = []
 
     def run(self) -> None:
@@ -231,7 +235,9 @@ class PageVisitor(threading.Thread):
                 started = time.perf_counter()
                 visit: dict[str, Any] = {"page": path, "at": time.time()}
                 try:
-                    page = open_page(b, f"{self.base}/{path}", text, chart, timeout_ms=60_000)
+                    page = open_page(
+                        b, f"{self.base}/{path}{self.query}", text, chart, timeout_ms=60_000
+                    )
                     visit["seconds"] = time.perf_counter() - started
                     page.context.close()
                 except Exception as exc:  # a failed visit is a figure, not the end of the soak
@@ -305,7 +311,7 @@ def soak(plan: SoakPlan, workdir: Path) -> dict[str, Any]:
     proc, demo = start_demo(workdir, args, name="soak-demo")
     urls, pids, brokers = demo.urls, demo.pids, broker_pids()
     stop = threading.Event()
-    visitor = PageVisitor(urls["dashboard"], plan.page_seconds, stop)
+    visitor = PageVisitor(urls["dashboard"], plan.page_seconds, stop, plan.page_range)
     samples: list[dict[str, Any]] = []
     raw: dict[str, Any] = {"plan": plan.__dict__, "target_rate_per_broker": target}
     try:
@@ -459,10 +465,17 @@ def run(
     multiplier: float = 10.0,
     pipeline_nice: int = 10,
     page_seconds: float = 60.0,
+    page_range: str = "",
 ) -> tuple[list[Row], dict[str, Any]]:
     """The harness entry point; `runs` is ignored (one soak is the figure: it is long)."""
     del runs
-    plan = SoakPlan(minutes, multiplier, page_seconds=page_seconds, pipeline_nice=pipeline_nice)
+    plan = SoakPlan(
+        minutes,
+        multiplier,
+        page_seconds=page_seconds,
+        page_range=page_range,
+        pipeline_nice=pipeline_nice,
+    )
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
         raw = soak(plan, Path(tmp))
     return rows_from(raw), raw
