@@ -32,9 +32,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -49,6 +50,7 @@ MANAGEMENT = "http://127.0.0.1:15672"  # the demo's default RabbitMQ management 
 VHOST_PREFIX = "eventscope-soak-"  # + the soak's pid
 MiB = 1024 * 1024
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+N = TypeVar("N", int, float)
 
 
 @dataclass(frozen=True)
@@ -82,23 +84,36 @@ def rss_bytes(pid: int, field: str = "VmRSS") -> int | None:
     return None
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one live process, from /proc (OSError once it has gone)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
+
+
+def _tree_total(pid: int, own: Callable[[int], N | None]) -> N | None:
+    """`own(pid)` summed over a process and all its descendants; None once it has gone."""
+    mine = own(pid)
+    if mine is None:
+        return None
+    return mine + sum(_tree_total(child, own) or 0 for child in children(pid))
+
+
 def tree_rss_bytes(pid: int, field: str = "VmRSS") -> int | None:
     """RSS of a process and all its descendants (the collector's Kafka tap reader is a child
     process of its own); None once the process has gone."""
-    own = rss_bytes(pid, field)
-    if own is None:
-        return None
-    return own + sum(tree_rss_bytes(child, field) or 0 for child in children(pid))
+    return _tree_total(pid, lambda p: rss_bytes(p, field))
 
 
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a process and its live descendants; None once it has gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
-    return own + sum(cpu_seconds(child) or 0.0 for child in children(pid))
+
+    def own(p: int) -> float | None:
+        try:
+            return process_cpu_seconds(p)
+        except OSError:
+            return None
+
+    return _tree_total(pid, own)
 
 
 def broker_pids() -> dict[str, int]:

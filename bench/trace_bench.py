@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -39,6 +38,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bench.soak import process_cpu_seconds
 from bench.stats import Row, render_table, summarize
 from collector.config import KafkaCluster
 from collector.tracing.api import classes_of, journey_answer, rules_of
@@ -142,12 +142,6 @@ def tap_rate(bootstrap: str, topic: str, events: int, workdir: Path) -> Rate:
         raise RuntimeError(f"tap stored {store.hop_count} of {events}")
     store.close()
     return Rate(events / elapsed, cpu / events * 1e6)
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a live process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tap_process_rate(bootstrap: str, topic: str, events: int, workdir: Path) -> Rate:
