@@ -26,8 +26,12 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--disable-dev-shm-usage",
 ]
-# A drawn chart: plotly's (flow graph, journey waterfall) or Vega-Lite's (time series).
-CHART_SELECTOR = '.js-plotly-plot, [data-testid="stVegaLiteChart"] svg'
+# A drawn chart: plotly's (flow graph, journey waterfall) or Vega-Lite's (time series). Streamlit
+# draws a Vega-Lite chart on a canvas instead of an svg once its data has over 2,000 rows (its
+# frontend picks the renderer), e.g. Throughput at ?range=5m: 1 s steps for ~25 series.
+CHART_SELECTOR = (
+    '.js-plotly-plot, [data-testid="stVegaLiteChart"] svg, [data-testid="stVegaLiteChart"] canvas'
+)
 # url path -> the page title Streamlit shows once the page has run
 PAGES: dict[str, str] = {
     "overview": "Overview",

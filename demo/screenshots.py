@@ -42,12 +42,20 @@ def browser() -> Iterator[Browser]:
 
 
 def open_page(b: Browser, url: str, text: str, chart: bool, timeout_ms: int = 120_000) -> Page:
+    """A new page at `url` once it shows `text` (and a drawn chart when `chart`). A page that
+    never gets there is closed before the error is raised: left open, it would keep its
+    Streamlit session and rerun its panels every refresh interval for as long as the browser
+    lives (a soak's visitor that timed out piled them up on the dashboard)."""
     page = b.new_page(viewport={"width": 1440, "height": 1800})
-    page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
-    if chart:
-        page.wait_for_selector(CHART_SELECTOR, timeout=timeout_ms)
+    try:
+        page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
+        page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+        page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
+        if chart:
+            page.wait_for_selector(CHART_SELECTOR, timeout=timeout_ms)
+    except BaseException:
+        page.context.close()
+        raise
     return page
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dashboard.alert_tables import _alert_link
 from demo.screenshots import PAGES, browser, open_page, save
@@ -39,6 +40,14 @@ def test_every_page_opens(demo_stack: DemoStack):
             assert "Traceback" not in page.inner_text("body")
             save(page, ARTIFACTS / f"{path}.png")
             page.close()
+
+
+def test_a_page_that_never_renders_is_closed_not_left_running(demo_stack: DemoStack):
+    # left open, a page keeps its Streamlit session and reruns its panels every 15 s
+    with browser() as b:
+        with pytest.raises(PlaywrightTimeout):
+            open_page(b, demo_stack.urls["dashboard"] + "/overview", "no such text", False, 5_000)
+        assert b.contexts == []
 
 
 def test_alert_deep_link_lands_on_the_group(demo_stack: DemoStack):
