@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -136,15 +135,9 @@ def print_journey(journey: dict[str, Any], as_json: bool) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-    argv = [
-        sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.headless", "true",
-        "--server.address", args.address,
-        "--server.port", str(args.port),
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    return subprocess.call(argv)
+    from dashboard.settings import streamlit_argv
+
+    return subprocess.call([sys.executable, *streamlit_argv(args.address, args.port)])
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

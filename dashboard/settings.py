@@ -19,6 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent / "app.py"
 
 DEFAULT_PROMETHEUS_URL = "http://127.0.0.1:9090"
 DEFAULT_COLLECTOR_URL = "http://127.0.0.1:9308"
@@ -118,3 +121,20 @@ class ViewFilters:
     @property
     def step(self) -> int:
         return step_seconds(self.range_seconds)
+
+
+def streamlit_argv(address: str, port: int, app: Path = APP) -> list[str]:
+    """`python -m streamlit run` arguments for serving `app` on address:port, the one command line
+    for `eventscope dashboard`, the demo and the benchmarks. Streamlit's development file watcher
+    is off: after every script run it resolves the path of every imported module on the server's
+    event loop (11 s of a 40 s visit of Throughput at ?range=5m under py-spy, docs/benchmarks.md
+    §6), and a served dashboard never reloads its own source."""
+    return [
+        "-m", "streamlit", "run", str(app),
+        "--server.headless", "true",
+        "--server.address", address,
+        "--server.port", str(port),
+        "--server.fileWatcherType", "none",
+        "--server.runOnSave", "false",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip

@@ -25,6 +25,7 @@ from pathlib import Path
 import requests
 import yaml
 
+from dashboard.settings import streamlit_argv
 from demo.aws_emulator import TEST_CREDENTIALS, start_moto
 from demo.aws_stack import (
     AWS_PORTS,
@@ -327,13 +328,7 @@ def start_aws(stack: Stack, args: argparse.Namespace, env: dict[str, str]) -> No
 
 
 def dashboard_argv(port: int) -> list[str]:
-    return [
-        "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
-        "--server.headless", "true",
-        "--server.address", "127.0.0.1",
-        "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+    return streamlit_argv("127.0.0.1", port)
 
 
 def write_state(stack: Stack, on: set[str]) -> None:

@@ -13,6 +13,7 @@ from dashboard.settings import (
     refresh_seconds,
     settings_from_env,
     step_seconds,
+    streamlit_argv,
 )
 
 
@@ -141,3 +142,16 @@ def test_consume_vs_produce_rates_average_over_at_least_five_minutes(window, exp
     # committed offsets move in bursts: a 1m window read every 20 s saw 2 of a 20 s committer's
     # 3 commits per minute, every time, and drew it at 73 % of its real rate
     assert compare_window(window) == expected
+
+
+def test_the_served_dashboard_binds_where_told_and_does_not_watch_its_source() -> None:
+    argv = streamlit_argv("127.0.0.1", 8501)
+
+    def option(name: str) -> str:
+        return argv[argv.index(name) + 1]
+
+    assert argv[:3] == ["-m", "streamlit", "run"] and argv[3].endswith("dashboard/app.py")
+    assert (option("--server.address"), option("--server.port")) == ("127.0.0.1", "8501")
+    # the development watcher resolves every module's path on the event loop after each run
+    assert option("--server.fileWatcherType") == "none"
+    assert option("--browser.gatherUsageStats") == "false"
