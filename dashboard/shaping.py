@@ -86,10 +86,11 @@ def series_names(frame: pd.DataFrame, labels: Sequence[str]) -> pd.Series:
     """`series_label` of every row, computed once per distinct label combination."""
     if frame.empty:
         return pd.Series([], dtype=str, index=frame.index)
-    keys = frame[list(labels)].astype(str)
-    distinct = keys.drop_duplicates()
-    names = {tuple(r): " / ".join(v for v in r if v) for r in distinct.itertuples(index=False)}
-    return pd.Series([names[tuple(r)] for r in keys.itertuples(index=False)], index=frame.index)
+    # factorize, then join each distinct combination once: a loop over the rows (itertuples over
+    # pandas' Arrow strings) cost seconds for the 4,000 rows of a 5-minute range at 1 s steps
+    codes, distinct = pd.MultiIndex.from_frame(frame[list(labels)].astype(str)).factorize()
+    names = pd.Series([" / ".join(v for v in row if v) for row in distinct], dtype=object)
+    return pd.Series(names.to_numpy()[codes], index=frame.index)
 
 
 def top_series(

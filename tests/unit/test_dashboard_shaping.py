@@ -267,6 +267,12 @@ def test_series_names_join_non_empty_labels() -> None:
     assert shaping.series_names(data, ["broker", "topic"]).tolist() == ["kafka / t", "kafka"]
 
 
+def test_series_names_follow_each_row_whatever_the_order_and_index() -> None:
+    data = pd.DataFrame({"g": ["b", "a", "b", ""], "t": ["x", "", "x", "y"]}, index=[10, 3, 7, 1])
+    names = shaping.series_names(data, ["g", "t"])
+    assert names.to_dict() == {10: "b / x", 3: "a", 7: "b / x", 1: "y"}
+
+
 def test_thresholds_to_draw_come_from_the_lag_table_rows() -> None:
     from dashboard.history import thresholds_of
 
