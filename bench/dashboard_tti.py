@@ -53,7 +53,7 @@ from bench import dashboard_history as history
 from bench.stats import Row, summarize
 from dashboard.layout import PAGES as NAV_PAGES
 from dashboard.screenshots import CHART_SELECTOR, CHROMIUM, CHROMIUM_ARGS
-from dashboard.settings import streamlit_argv
+from dashboard.settings import streamlit_argv, streamlit_env
 from demo.screenshots import PAGES, browser
 from demo.services import ManagedProcess, free_port, wait_for_http
 
@@ -67,7 +67,8 @@ VIEWPORT: ViewportSize = {"width": 1440, "height": 1800}
 
 def _streamlit(app: Path, port: int, workdir: Path, name: str) -> ManagedProcess:
     argv = [sys.executable, *streamlit_argv("127.0.0.1", port, app)]
-    return ManagedProcess(name, argv, workdir / f"{name}.log").start()
+    env = streamlit_env(os.environ)  # as `eventscope dashboard` serves it
+    return ManagedProcess(name, argv, workdir / f"{name}.log", env=env).start()
 
 
 def _demo(workdir: Path) -> tuple[ManagedProcess, dict[str, str]]:

@@ -135,9 +135,10 @@ def print_journey(journey: dict[str, Any], as_json: bool) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from dashboard.settings import streamlit_argv
+    from dashboard.settings import streamlit_argv, streamlit_env
 
-    return subprocess.call([sys.executable, *streamlit_argv(args.address, args.port)])
+    argv = [sys.executable, *streamlit_argv(args.address, args.port)]
+    return subprocess.call(argv, env=streamlit_env(os.environ))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

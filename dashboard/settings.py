@@ -123,6 +123,18 @@ class ViewFilters:
         return step_seconds(self.range_seconds)
 
 
+# The allocators of the served dashboard, unless the environment says otherwise: two glibc malloc
+# arenas (as the collector, collector/memory.py) and pyarrow on that same malloc instead of its
+# bundled mimalloc (Streamlit turns every table and chart into Arrow). Python's own objects stay
+# flat under the 10x soak; what grew was native memory kept by the allocators (benchmarks.md §6).
+ALLOCATOR_ENV = {"MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system"}
+
+
+def streamlit_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` plus ALLOCATOR_ENV where `environ` does not set those variables itself."""
+    return {**ALLOCATOR_ENV, **environ}
+
+
 def streamlit_argv(address: str, port: int, app: Path = APP) -> list[str]:
     """`python -m streamlit run` arguments for serving `app` on address:port, the one command line
     for `eventscope dashboard`, the demo and the benchmarks. Streamlit's development file watcher

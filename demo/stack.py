@@ -25,7 +25,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from dashboard.settings import streamlit_argv
+from dashboard.settings import streamlit_argv, streamlit_env
 from demo.aws_emulator import TEST_CREDENTIALS, start_moto
 from demo.aws_stack import (
     AWS_PORTS,
@@ -294,7 +294,7 @@ def start_stack(args: argparse.Namespace) -> Stack:
         stack.procs.append(start_prometheus(prom_config, p["prometheus_port"], workdir))
         if not args.no_dashboard:
             dash_env = {
-                **env,
+                **streamlit_env(env),
                 "EVENTSCOPE_PROMETHEUS_URL": stack.url("prometheus_port"),
                 "EVENTSCOPE_COLLECTOR_URL": stack.url("collector_port"),
                 "EVENTSCOPE_ALERTMANAGER_URL": stack.url("alertmanager_port"),

@@ -14,6 +14,7 @@ from dashboard.settings import (
     settings_from_env,
     step_seconds,
     streamlit_argv,
+    streamlit_env,
 )
 
 
@@ -155,3 +156,10 @@ def test_the_served_dashboard_binds_where_told_and_does_not_watch_its_source() -
     # the development watcher resolves every module's path on the event loop after each run
     assert option("--server.fileWatcherType") == "none"
     assert option("--browser.gatherUsageStats") == "false"
+
+
+def test_the_served_dashboard_caps_its_allocators_unless_the_environment_says_otherwise() -> None:
+    env = streamlit_env({"PATH": "/usr/bin", "MALLOC_ARENA_MAX": "8"})
+    assert env["PATH"] == "/usr/bin"
+    assert env["MALLOC_ARENA_MAX"] == "8"  # the user's choice wins
+    assert env["ARROW_DEFAULT_MEMORY_POOL"] == "system"
