@@ -18,19 +18,19 @@ def dead_letters() -> None:
         st.info("No dead-letter topics or queues reported.")
     elif depth.value is not None:
         table(depth.value)
-    cols = st.columns(2)
+    # one above the other, full width: side by side, each legend's second column of DLQ names
+    # ("demo-rabbitmq / eventscope-demo/batch-analytics.dlq") was cut off at the chart's edge
     depth_history, inflow_history = history.dlq_history(view)
-    for col, got, title, unit in (
-        (cols[0], depth_history, "DLQ depth", "messages"),
-        (cols[1], inflow_history, "Dead-lettered per second", "messages/s"),
+    for got, title, unit in (
+        (depth_history, "DLQ depth", "messages"),
+        (inflow_history, "Dead-lettered per second", "messages/s"),
     ):
-        with col:
-            show_problems([got])
-            if got.value is not None:
-                st.altair_chart(
-                    charts.timeseries_chart(got.value, ["cluster_name", "dlq"], title, unit),
-                    width="stretch",
-                )
+        show_problems([got])
+        if got.value is not None:
+            st.altair_chart(
+                charts.timeseries_chart(got.value, ["cluster_name", "dlq"], title, unit),
+                width="stretch",
+            )
     st.subheader(f"Reasons over the last {view.filters.time_range}")
     reasons = history.dlq_reasons(view)
     show_problems([reasons])
