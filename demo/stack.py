@@ -300,7 +300,8 @@ def start_stack(args: argparse.Namespace) -> Stack:
                 "EVENTSCOPE_ALERTMANAGER_URL": stack.url("alertmanager_port"),
             }
             log.info("starting the dashboard on %s", stack.url("dashboard_port"))
-            python_proc("dashboard", dashboard_argv(p["dashboard_port"]), stack, dash_env)
+            argv = streamlit_argv("127.0.0.1", p["dashboard_port"])
+            python_proc("dashboard", argv, stack, dash_env)
             wait_for_http(f"{stack.url('dashboard_port')}/_stcore/health", 60)
         wait_for_http(f"{stack.url('collector_port')}/healthz", 30)
     except BaseException:
@@ -325,10 +326,6 @@ def start_aws(stack: Stack, args: argparse.Namespace, env: dict[str, str]) -> No
     log.info("starting the demo pipeline on EventBridge + SQS")
     python_proc("aws-pipeline", argv, stack, env)
     wait_for_http(f"{stack.url('aws_control_port')}/status", 60)
-
-
-def dashboard_argv(port: int) -> list[str]:
-    return streamlit_argv("127.0.0.1", port)
 
 
 def write_state(stack: Stack, on: set[str]) -> None:
