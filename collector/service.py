@@ -58,7 +58,12 @@ class CollectorService:
         )
         pollers = []
         for cluster in cfg.clusters:
-            adapter = adapter_for(cluster, dlq_patterns=cfg.dlq_patterns, shard=shard)
+            adapter = adapter_for(
+                cluster,
+                dlq_patterns=cfg.dlq_patterns,
+                shard=shard,
+                poll_seconds=cfg.poll_interval_seconds,
+            )
             pollers.append(
                 ClusterPoller(
                     adapter,

@@ -56,6 +56,9 @@ _STATE_NAMES = {
 DESCRIBE_BATCH = 1000
 RETENTION_REFRESH_POLLS = 20
 RECONNECT_AFTER_FAILURES = 2  # topic configs change rarely; re-read them every N polls
+# the share of the poll interval by which the lag-seconds probe must be done: the probe is the
+# one optional phase, so when the required ones were slow it gets what is left, or nothing
+PROBE_BY_SHARE = 0.8
 
 
 def matches(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
@@ -73,8 +76,10 @@ class KafkaAdapter:
         config: KafkaCluster,
         dlq_patterns: Iterable[str] = (),
         shard: ShardFilter | None = None,
+        poll_seconds: float | None = None,
     ) -> None:
         self.config = config
+        self.poll_seconds = poll_seconds
         self.shard = shard or ShardFilter()
         self.cluster = config.name
         self.dlq_patterns = tuple(dlq_patterns)
@@ -96,12 +101,14 @@ class KafkaAdapter:
         self._polls = 0
         self._failures = 0
         self._resets = 0
+        self._poll_started = 0.0
 
     # -- protocol ----------------------------------------------------------------------------
 
     def snapshot(self, now: float) -> ClusterSnapshot:
         requests: dict[str, int] = {}
         phases: dict[str, float] = {}
+        self._poll_started = time.monotonic()
         try:
             groups = self._timed(phases, "groups", lambda: self._groups(requests))
             committed = self._timed(phases, "committed", lambda: self._committed(groups, requests))
@@ -302,6 +309,10 @@ class KafkaAdapter:
         self, wanted: Mapping[tuple[str, TopicPartition], int], requests: dict[str, int]
     ) -> dict[tuple[str, TopicPartition], float]:
         settings = self.config.lag_seconds
+        budget = self._probe_budget()
+        if budget <= 0:
+            log.debug("cluster %s: no time left in this poll for the probe", self.cluster)
+            return {}
         if self._probe is None:
             self._probe = Consumer(
                 logger=rdkafka_log,
@@ -316,8 +327,17 @@ class KafkaAdapter:
                 },
             )
         _count(requests, "fetch")
-        budget = min(self._timeout, settings.probe_timeout_seconds)
         return fetch_commit_timestamps(self._probe, wanted, budget)
+
+    def _probe_budget(self) -> float:
+        """Seconds the probe may take: its own budget, the request timeout, and (when the poll
+        interval is known) what is left of `PROBE_BY_SHARE` of it, so slow required phases on a
+        loaded cluster cannot push the poll past its interval through the probe."""
+        budget = min(self._timeout, self.config.lag_seconds.probe_timeout_seconds)
+        if self.poll_seconds is None:
+            return budget
+        by = self._poll_started + PROBE_BY_SHARE * self.poll_seconds
+        return min(budget, by - time.monotonic())
 
     def _refresh_retention(self, tps: set[TopicPartition], requests: dict[str, int]) -> None:
         topics = sorted({tp.topic for tp in tps})

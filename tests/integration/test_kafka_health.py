@@ -217,8 +217,9 @@ def test_dlq_depth_is_unconsumed_when_a_reprocessor_reads_it(tansu):
 
 def test_a_slow_broker_cannot_stretch_the_poll_through_the_lag_seconds_probe(tmp_path):
     """Every round trip to this broker takes >= 0.8 s (a proxy delays each way by 0.4 s). The
-    exact-lag probe may take `probe_timeout_seconds` of the poll, not the request timeout:
-    what it has not read by then is interpolated for that poll."""
+    exact-lag probe may take `probe_timeout_seconds` of the poll, not the request timeout, and
+    none of it once the required phases have used 80% of the poll interval: what it has not read
+    is interpolated for that poll."""
     port = free_port()
     proxy = LatencyProxy(port, 0.0).start()  # no delay while setting up
     broker = start_tansu(port, tmp_path, name=f"tansu-slow-{port}", advertised_port=proxy.port)
@@ -230,11 +231,11 @@ def test_a_slow_broker_cannot_stretch_the_poll_through_the_lag_seconds_probe(tmp
         commit(bootstrap, group, topic, {0: 3})
         proxy.delay = 0.4
 
-        def snapshot(budget: float) -> ClusterSnapshot:
+        def snapshot(budget: float, poll_seconds: float | None = None) -> ClusterSnapshot:
             settings = KafkaLagSeconds(probe_timeout_seconds=budget)
             cluster = KafkaCluster(name="slow", bootstrap_servers=bootstrap,
                                    request_timeout_seconds=20.0, lag_seconds=settings)  # fmt: skip
-            return KafkaAdapter(cluster).snapshot(time.time())
+            return KafkaAdapter(cluster, poll_seconds=poll_seconds).snapshot(time.time())
 
         tp = (group, TopicPartition(topic, 0))
         exact = snapshot(budget=20.0)  # the same poll with time for the probe: it reads
@@ -243,6 +244,14 @@ def test_a_slow_broker_cannot_stretch_the_poll_through_the_lag_seconds_probe(tmp
         assert tp not in bounded.commit_timestamps  # no round trip fits in 0.3 s
         assert bounded.phase_seconds["commit_timestamps"] < 5.0  # stopped at its budget, not 20 s
         assert bounded.groups[0].committed == {TopicPartition(topic, 0): 3}  # lag still there
+        # a 2 s poll interval: ListGroups alone takes 0.8 s of its 1.6 s share, and every other
+        # required phase is a round trip more, so the probe is not even started
+        late = snapshot(budget=20.0, poll_seconds=2.0)
+        assert tp not in late.commit_timestamps
+        assert "fetch" not in late.requests
+        assert late.groups[0].committed == {TopicPartition(topic, 0): 3}
+        roomy = snapshot(budget=20.0, poll_seconds=60.0)  # the same poll with room: it reads
+        assert tp in roomy.commit_timestamps
     finally:
         broker.stop()
         proxy.stop()
