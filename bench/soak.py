@@ -1,11 +1,7 @@
 """Soak: the demo at N x its default rate for M minutes; memory, polls and the tap's backlog.
 
-    .venv/bin/python -m bench --only soak --minutes 40 --rate-multiplier 10 \\
-        --page-range 15m --out bench/results-soak.json   # ~43 min; not in `make bench`
-
-The visits ask for a 15-minute range so that the pages' data is full-sized well before the end:
-at the default 1h range the dashboard keeps gaining chart points (and memory) for the first hour
-of a fresh demo, and a shorter soak cannot tell that from a leak (docs/benchmarks.md, §6).
+    .venv/bin/python -m bench --only soak --minutes 30 --rate-multiplier 10 \\
+        --out bench/results-soak.json          # ~33 min; not in the default `make bench`
 
 Starts `eventscope demo --auto-ports` (Tansu, RabbitMQ vhost, pipeline, collector polling every
 5 s, Prometheus, Alertmanager, dashboard), turns the pipeline's rate knob to `multiplier` times
