@@ -101,14 +101,15 @@ class KafkaAdapter:
         self._polls = 0
         self._failures = 0
         self._resets = 0
-        self._poll_started = 0.0
 
     # -- protocol ----------------------------------------------------------------------------
 
     def snapshot(self, now: float) -> ClusterSnapshot:
         requests: dict[str, int] = {}
         phases: dict[str, float] = {}
-        self._poll_started = time.monotonic()
+        probe_by = None if self.poll_seconds is None else (
+            time.monotonic() + PROBE_BY_SHARE * self.poll_seconds
+        )  # fmt: skip
         try:
             groups = self._timed(phases, "groups", lambda: self._groups(requests))
             committed = self._timed(phases, "committed", lambda: self._committed(groups, requests))
@@ -126,7 +127,7 @@ class KafkaAdapter:
             stamps = self._timed(
                 phases,
                 "commit_timestamps",
-                lambda: self._commit_timestamps(committed, end, requests),
+                lambda: self._commit_timestamps(committed, end, requests, probe_by),
             )
             self._timed(phases, "configs", lambda: self._refresh_retention(wanted, requests))
         except (KafkaException, BrokerUnavailable, BrokerAuthError) as exc:
@@ -287,6 +288,7 @@ class KafkaAdapter:
         committed: Mapping[str, Mapping[TopicPartition, int]],
         end: Mapping[TopicPartition, int],
         requests: dict[str, int],
+        probe_by: float | None,
     ) -> dict[tuple[str, TopicPartition], float]:
         settings = self.config.lag_seconds
         if settings.method != "exact":
@@ -301,15 +303,18 @@ class KafkaAdapter:
             return {}
         known, missing = self._stamps.split(wanted, end)
         if missing:
-            known.update(self._probe_stamps(missing, requests))
+            known.update(self._probe_stamps(missing, requests, probe_by))
         self._stamps.keep(wanted, known)
         return known
 
     def _probe_stamps(
-        self, wanted: Mapping[tuple[str, TopicPartition], int], requests: dict[str, int]
+        self,
+        wanted: Mapping[tuple[str, TopicPartition], int],
+        requests: dict[str, int],
+        probe_by: float | None,
     ) -> dict[tuple[str, TopicPartition], float]:
         settings = self.config.lag_seconds
-        budget = self._probe_budget()
+        budget = self._probe_budget(probe_by)
         if budget <= 0:
             log.debug("cluster %s: no time left in this poll for the probe", self.cluster)
             return {}
@@ -329,15 +334,12 @@ class KafkaAdapter:
         _count(requests, "fetch")
         return fetch_commit_timestamps(self._probe, wanted, budget)
 
-    def _probe_budget(self) -> float:
+    def _probe_budget(self, probe_by: float | None) -> float:
         """Seconds the probe may take: its own budget, the request timeout, and (when the poll
-        interval is known) what is left of `PROBE_BY_SHARE` of it, so slow required phases on a
-        loaded cluster cannot push the poll past its interval through the probe."""
+        interval is known) what is left until `probe_by`, `PROBE_BY_SHARE` of the interval after
+        the poll began, so slow required phases cannot push the poll past its interval."""
         budget = min(self._timeout, self.config.lag_seconds.probe_timeout_seconds)
-        if self.poll_seconds is None:
-            return budget
-        by = self._poll_started + PROBE_BY_SHARE * self.poll_seconds
-        return min(budget, by - time.monotonic())
+        return budget if probe_by is None else min(budget, probe_by - time.monotonic())
 
     def _refresh_retention(self, tps: set[TopicPartition], requests: dict[str, int]) -> None:
         topics = sorted({tp.topic for tp in tps})
