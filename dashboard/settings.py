@@ -124,10 +124,19 @@ class ViewFilters:
 
 
 # The allocators of the served dashboard, unless the environment says otherwise: two glibc malloc
-# arenas (as the collector, collector/memory.py) and pyarrow on that same malloc instead of its
-# bundled mimalloc (Streamlit turns every table and chart into Arrow). Python's own objects stay
-# flat under the 10x soak; what grew was native memory kept by the allocators (benchmarks.md §6).
-ALLOCATOR_ENV = {"MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system"}
+# arenas (as the collector, collector/memory.py), pyarrow on that same malloc instead of its
+# bundled mimalloc (Streamlit turns every table and chart into Arrow), and glibc's mmap threshold
+# fixed at its 128 KiB default. Left dynamic, glibc raises that threshold to the size of each
+# large block freed, up to 32 MiB, so a visit's big short-lived buffers (Prometheus JSON, frames,
+# Arrow, protobuf) land in the heap among long-lived small objects and the heap cannot shrink
+# back: Python's own objects stayed flat under the 10x soak while the RSS climbed. Fixed, every
+# block of 128 KiB or more is its own mapping, returned when freed (benchmarks.md §6).
+ALLOCATOR_ENV = {
+    "MALLOC_ARENA_MAX": "2",
+    "MALLOC_MMAP_THRESHOLD_": "131072",
+    "MALLOC_TRIM_THRESHOLD_": "131072",
+    "ARROW_DEFAULT_MEMORY_POOL": "system",
+}
 
 
 def streamlit_env(environ: Mapping[str, str]) -> dict[str, str]:

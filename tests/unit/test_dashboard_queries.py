@@ -162,4 +162,5 @@ def test_the_served_dashboard_caps_its_allocators_unless_the_environment_says_ot
     env = streamlit_env({"PATH": "/usr/bin", "MALLOC_ARENA_MAX": "8"})
     assert env["PATH"] == "/usr/bin"
     assert env["MALLOC_ARENA_MAX"] == "8"  # the user's choice wins
+    assert env["MALLOC_MMAP_THRESHOLD_"] == "131072"  # what it does: test_dashboard_allocators.py
     assert env["ARROW_DEFAULT_MEMORY_POOL"] == "system"
