@@ -30,12 +30,12 @@ def anon():
 
 libc.free(libc.malloc(8 * MiB))  # a big buffer freed: a dynamic threshold now sits at 8 MiB
 before = anon()
-blocks, pins = [], []
+blocks = []
 for _ in range(64):
     block = libc.malloc(MiB)
     ctypes.memset(block, 1, MiB)
     blocks.append(block)
-    pins.append(libc.malloc(100 * 1024))  # a cached result that outlives the visit
+    libc.malloc(100 * 1024)  # a cached result that outlives the visit: never freed
 for block in blocks:
     libc.free(block)
 print((anon() - before) // MiB)
