@@ -9,6 +9,7 @@ PYTEST_ARGS ?=
 
 setup: $(STAMP)
 	@bash deploy/install-deps.sh
+	@bash deploy/kafka/fetch.sh
 	@test -d deploy/kubernetes/schemas/node_modules || \
 	  npm ci --prefix deploy/kubernetes/schemas --no-audit --no-fund --silent
 
