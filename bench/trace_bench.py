@@ -81,7 +81,7 @@ class Rate:
 
 def tap_config(bootstrap: str, topic: str, group: str) -> tuple[TracingConfig, KafkaCluster]:
     tap = KafkaTapConfig(cluster="bench", group_id=group, topics=(topic,),
-                         session_timeout_ms=2000, heartbeat_interval_ms=500)  # fmt: skip
+                         session_timeout_ms=6000, heartbeat_interval_ms=2000)  # fmt: skip
     return TracingConfig(enabled=True, kafka=tap), KafkaCluster("bench", bootstrap)
 
 

@@ -25,7 +25,8 @@ with --aws beside Kafka/RabbitMQ the EventBridge + SQS pipeline has knobs of its
 def add_demo_parser(sub: Any, run: Callable[[argparse.Namespace], int]) -> None:
     p = sub.add_parser(
         "demo",
-        help="run the embedded stack: Tansu, RabbitMQ, Prometheus, Alertmanager, the demo "
+        help="run the embedded stack: Apache Kafka (or Tansu), RabbitMQ, Prometheus, "
+        "Alertmanager, the demo "
         "pipeline, the collector and the dashboard, all on 127.0.0.1",
         description="Run the embedded stack on 127.0.0.1 and print its URLs; Ctrl-C stops "
         "every process it started and nothing else.",
@@ -43,6 +44,14 @@ def add_demo_parser(sub: Any, run: Callable[[argparse.Namespace], int]) -> None:
         action="store_true",
         help="also run the order flow on EventBridge + SQS, against a local moto server "
         "(an emulator, never live AWS)",
+    )
+    p.add_argument(
+        "--kafka-broker",
+        choices=["auto", "apache", "tansu"],
+        default="auto",
+        help="apache: Apache Kafka (KRaft, needs Java; fetched from Maven Central by make "
+        "setup); tansu: the Kafka-protocol fallback with no Java; auto (default): Apache Kafka "
+        "when it can run here, else Tansu, saying why",
     )
     p.add_argument("--rate", type=float, default=5.0, help="orders per second per broker")
     p.add_argument(

@@ -1,6 +1,7 @@
 """`eventscope demo`: the embedded stack on 127.0.0.1, one command, Ctrl-C stops what it started.
 
-Starts, in order: Tansu (Kafka protocol), a RabbitMQ vhost on the local server, the demo
+Starts, in order: Apache Kafka (a single KRaft node; Tansu with `--kafka-broker tansu` or when
+Java is missing), a RabbitMQ vhost on the local server, the demo
 pipeline, with `--aws` moto's server and the order flow on EventBridge + SQS
 (`demo.aws_pipeline`), the collector, Alertmanager (routing to the collector's webhook),
 Prometheus (scraping the collector, with the rule pack from alerts/), and the dashboard. Every
@@ -34,6 +35,7 @@ from demo.aws_stack import (
     aws_cluster_config,
     aws_tracing_config,
 )
+from demo.kafka_node import kafka_available, start_kafka
 from demo.services import (
     ManagedProcess,
     ServiceError,
@@ -76,6 +78,8 @@ class Stack:
     management: str = ""
     vhost: str = ""  # the demo's own RabbitMQ vhost, removed again on stop
 
+    kafka_broker: str = ""  # "apache" or "tansu", once chosen
+
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
@@ -109,7 +113,11 @@ def choose_ports(args: argparse.Namespace) -> dict[str, int]:
 
 
 def collector_config(
-    args: argparse.Namespace, ports: dict[str, int], amqp_vhost: str, workdir: Path
+    args: argparse.Namespace,
+    ports: dict[str, int],
+    amqp_vhost: str,
+    workdir: Path,
+    kafka_broker: str = "apache",
 ) -> str:
     clusters = []
     on = brokers(args)
@@ -139,7 +147,7 @@ def collector_config(
     if "kafka" in on:
         tracing.append(
             '  kafka: {cluster: demo-kafka, topics: ["orders.*", "inventory.*", "payments.*"],'
-            " session_timeout_ms: 2000, heartbeat_interval_ms: 500}\n"
+            f" {tap_session(kafka_broker)}}}\n"
         )
     if "rabbitmq" in on:
         tracing.append(
@@ -160,6 +168,13 @@ thresholds:
       seconds: 60
 clusters:
 {"".join(clusters)}{"".join(tracing)}"""
+
+
+def tap_session(kafka_broker: str) -> str:
+    """The trace tap's group timings: Apache Kafka's smallest accepted session, or Tansu's."""
+    if kafka_broker == "tansu":
+        return "session_timeout_ms: 2000, heartbeat_interval_ms: 500"
+    return "session_timeout_ms: 6000, heartbeat_interval_ms: 2000"
 
 
 def fill(template: Path, target: Path, values: dict[str, str]) -> Path:
@@ -252,8 +267,7 @@ def start_stack(args: argparse.Namespace) -> Stack:
             ensure_vhost(args.rabbitmq_management, args.rabbitmq_vhost)
             stack.management, stack.vhost = args.rabbitmq_management, args.rabbitmq_vhost
         if "kafka" in on:
-            log.info("starting Tansu (Kafka protocol) on 127.0.0.1:%d", p["kafka_port"])
-            stack.procs.append(start_tansu(p["kafka_port"], workdir))
+            start_kafka_broker(stack, args)
         if on & {"kafka", "rabbitmq"}:
             pipeline = [
                 "-m", "demo.pipeline",
@@ -261,6 +275,7 @@ def start_stack(args: argparse.Namespace) -> Stack:
                 "--rabbitmq", f"amqp://guest:guest@127.0.0.1:5672/{args.rabbitmq_vhost}",
                 "--control", f"127.0.0.1:{p['control_port']}",
                 "--rate", str(args.rate),
+                "--kafka-broker", stack.kafka_broker or "apache",
             ]  # fmt: skip
             if args.only:
                 pipeline += ["--only", args.only]
@@ -269,7 +284,8 @@ def start_stack(args: argparse.Namespace) -> Stack:
         if "aws" in on:
             start_aws(stack, args, env)
         config = workdir / "eventscope.yml"
-        config.write_text(collector_config(args, p, args.rabbitmq_vhost, workdir))
+        vhost = args.rabbitmq_vhost
+        config.write_text(collector_config(args, p, vhost, workdir, stack.kafka_broker))
         log.info("starting the collector on %s", stack.url("collector_port"))
         python_proc(
             "collector", ["-m", "collector.cli", "collect", "--config", str(config)], stack, env
@@ -311,6 +327,34 @@ def start_stack(args: argparse.Namespace) -> Stack:
     return stack
 
 
+def choose_kafka_broker(requested: str) -> tuple[str, str]:
+    """(broker, why): Apache Kafka unless Tansu was asked for, or `auto` finds no way to run
+    Apache Kafka here (no Java, jars not fetched)."""
+    if requested == "tansu":
+        return "tansu", "asked for with --kafka-broker tansu"
+    missing = kafka_available()
+    if missing is None:
+        return "apache", "Java and the fetched jars are here"
+    if requested == "apache":
+        raise ServiceError(f"Apache Kafka cannot run here: {missing}")
+    return "tansu", f"Apache Kafka cannot run here: {missing}"
+
+
+def start_kafka_broker(stack: Stack, args: argparse.Namespace) -> None:
+    broker, why = choose_kafka_broker(getattr(args, "kafka_broker", "auto"))
+    port = stack.ports["kafka_port"]
+    stack.kafka_broker = broker
+    if broker == "tansu":
+        log.info("starting Tansu (Kafka protocol, no Java) on 127.0.0.1:%d: %s", port, why)
+        stack.procs.append(start_tansu(port, stack.workdir, name="kafka"))
+        return
+    log.info("starting Apache Kafka (single KRaft node) on 127.0.0.1:%d", port)
+    started = time.monotonic()
+    node = start_kafka(stack.workdir, port=port, name="kafka")
+    stack.procs.append(node.process)
+    log.info("Apache Kafka ready in %.1f s (log: %s)", time.monotonic() - started, node.workdir)
+
+
 def start_aws(stack: Stack, args: argparse.Namespace, env: dict[str, str]) -> None:
     """moto's server, then the order flow on EventBridge + SQS against it."""
     port = stack.ports["aws_port"]
@@ -348,6 +392,7 @@ def write_state(stack: Stack, on: set[str]) -> None:
             urls["control"] = urls.pop("aws_control")
     state = {
         "urls": urls,
+        "kafka_broker": stack.kafka_broker,
         "pids": {proc.name: proc.pid for proc in stack.procs},
         "started_at": time.time(),
     }

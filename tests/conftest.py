@@ -18,6 +18,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from demo.kafka_node import KafkaNode, start_kafka
 from demo.services import ManagedProcess, free_port, start_tansu
 
 REQUIRE_SERVICES = os.environ.get("EVENTSCOPE_REQUIRE_SERVICES") == "1"
@@ -42,8 +43,39 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def kafka_node(session_dir: Path) -> Iterator[KafkaNode]:
+    """Apache Kafka (single KRaft node) for the whole session. Tests isolate by unique topic and
+    group names; a test that must stop, pause or reconfigure a broker uses `kafka_factory`."""
+    node = start_kafka(session_dir, name="kafka-session")
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(kafka_node: KafkaNode) -> str:
+    """The session's Apache Kafka bootstrap address."""
+    return kafka_node.bootstrap
+
+
+@pytest.fixture
+def kafka_factory(tmp_path: Path) -> Iterator[Callable[..., KafkaNode]]:
+    """Start private Apache Kafka nodes a test may kill, pause, restart or configure
+    (keyword arguments go to `start_kafka`: port, sasl, sasl_users, overrides, …)."""
+    started: list[KafkaNode] = []
+
+    def make(**kwargs: object) -> KafkaNode:
+        node = start_kafka(tmp_path, name=f"kafka-{len(started)}", **kwargs)  # type: ignore[arg-type]
+        started.append(node)
+        return node
+
+    yield make
+    for node in started:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
 def tansu(session_dir: Path) -> Iterator[str]:
-    """A Tansu broker for the whole session; yields its bootstrap address."""
+    """A Tansu broker (the no-Java fallback) for the whole session; its bootstrap address."""
     port = free_port()
     proc = start_tansu(port, session_dir, name=f"tansu-{port}")
     yield f"127.0.0.1:{port}"

@@ -1,7 +1,6 @@
-"""Ground truth on a real Kafka-protocol broker: topics, known counts, known commits.
-
-Producers send one record per batch (Tansu's ListOffsets quirk, see ENVIRONMENT.md); that is test
-set-up, not collector logic.
+"""Ground truth on a real Kafka broker (Apache Kafka in the tests): topics, known counts, known
+commits. Producers batch as real producers do (librdkafka's defaults: `linger.ms` 5, batches of
+up to 10,000 records), so lag is checked against what users' producers write.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ def produce(
     headers: Sequence[tuple[str, bytes]] | None = None,
 ) -> None:
     """Produce counts[p] records to partition p; record i of p gets timestamps[i] if given."""
-    producer = Producer({"bootstrap.servers": bootstrap, "batch.num.messages": 1, "linger.ms": 0})
+    producer = Producer({"bootstrap.servers": bootstrap})
     for partition, n in enumerate(counts):
         for i in range(n):
             kwargs = {}
@@ -57,8 +56,6 @@ def commit(bootstrap: str, group: str, topic: str, offsets: Mapping[int, int]) -
             "bootstrap.servers": bootstrap,
             "group.id": group,
             "enable.auto.commit": False,
-            "session.timeout.ms": 2000,
-            "heartbeat.interval.ms": 500,
         }
     )
     try:

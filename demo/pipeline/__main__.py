@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import threading
+from dataclasses import replace
 from types import FrameType
 
 from demo.pipeline.config import KafkaSettings, PipelineConfig, PipelineConfigError, RabbitSettings
@@ -30,12 +31,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--poison-rate", type=float, default=0.02)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--partitions", type=int, default=3)
-    parser.add_argument("--session-timeout-ms", type=int, default=2000)
-    parser.add_argument("--heartbeat-interval-ms", type=int, default=500)
+    parser.add_argument(
+        "--kafka-broker",
+        choices=("apache", "tansu"),
+        default="apache",
+        help="tansu: one record per batch and short sessions (its workarounds)",
+    )
+    parser.add_argument("--session-timeout-ms", type=int, help="default 6000 (Tansu: 2000)")
+    parser.add_argument("--heartbeat-interval-ms", type=int, help="default 2000 (Tansu: 500)")
     parser.add_argument("--rabbitmq-prefix", default="", help="prefix of exchange/queue names")
     parser.add_argument("--otlp-endpoint", default="", help="export spans by OTLP/HTTP to this URL")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
+
+
+def kafka_settings(args: argparse.Namespace, bootstrap: str) -> KafkaSettings:
+    settings = KafkaSettings(bootstrap=bootstrap, partitions=args.partitions)
+    if args.kafka_broker == "tansu":
+        settings = settings.for_tansu()
+    if args.session_timeout_ms is not None:
+        settings = replace(settings, session_timeout_ms=args.session_timeout_ms)
+    if args.heartbeat_interval_ms is not None:
+        settings = replace(settings, heartbeat_interval_ms=args.heartbeat_interval_ms)
+    return settings
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
@@ -44,12 +62,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     if args.only and not (kafka or rabbitmq):
         raise PipelineConfigError(f"--only {args.only} needs --{args.only}")
     return PipelineConfig(
-        kafka=KafkaSettings(
-            bootstrap=kafka,
-            partitions=args.partitions,
-            session_timeout_ms=args.session_timeout_ms,
-            heartbeat_interval_ms=args.heartbeat_interval_ms,
-        ),
+        kafka=kafka_settings(args, kafka),
         rabbitmq=RabbitSettings(url=rabbitmq, prefix=args.rabbitmq_prefix),
         control=args.control,
         otlp_endpoint=args.otlp_endpoint,

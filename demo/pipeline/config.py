@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlparse
 
 from demo.pipeline.flow import FlowRates, RetryPolicy
@@ -18,11 +18,21 @@ class PipelineConfigError(ValueError):
 class KafkaSettings:
     bootstrap: str = ""  # host:port; "" = do not run on Kafka
     partitions: int = 3
-    # Tansu joins a group in ~session.timeout.ms / 2: keep it short there; Apache Kafka rejects
-    # session timeouts below group.min.session.timeout.ms (6 s by default), so raise it there.
-    session_timeout_ms: int = 2000
-    heartbeat_interval_ms: int = 500
+    # Apache Kafka's smallest accepted session (group.min.session.timeout.ms): a stopped consumer
+    # leaves at once, a hung one is noticed within 6 s. Tansu joins a group in ~session / 2, so
+    # `for_tansu()` shortens it there.
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 2000
+    # Tansu's ListOffsets reports the last batch's base offset + 1 (ENVIRONMENT.md): on Tansu the
+    # producers send one record per batch; on Apache Kafka they batch as real producers do
+    one_record_per_batch: bool = False
     extra: tuple[tuple[str, str], ...] = ()  # passed through to librdkafka (TLS, SASL, ...)
+
+    def for_tansu(self) -> KafkaSettings:
+        """The same settings with Tansu's workarounds: short sessions, one record per batch."""
+        return replace(
+            self, session_timeout_ms=2000, heartbeat_interval_ms=500, one_record_per_batch=True
+        )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""Kafka links via confluent-kafka, with the settings Tansu needs (see ENVIRONMENT.md).
+"""Kafka links via confluent-kafka.
 
-Producers send one record per batch (`batch.num.messages=1`, `linger.ms=0`): Tansu's ListOffsets
-reports the last batch's base offset + 1, so batching would make lag look smaller than it is.
+On Apache Kafka producers batch as real ones do (librdkafka's defaults). On Tansu
+(`KafkaSettings.for_tansu()`) they send one record per batch: its ListOffsets reports the last
+batch's base offset + 1, so batching would make lag look smaller than it is (ENVIRONMENT.md).
 Consumers store offsets only after processing and let auto-commit send them (at-least-once).
 """
 
@@ -60,8 +61,7 @@ def shared_producer(settings: KafkaSettings) -> Producer:
         {
             "bootstrap.servers": settings.bootstrap,
             "client.id": "eventscope-demo",
-            "batch.num.messages": 1,
-            "linger.ms": 0,
+            **({"batch.num.messages": 1, "linger.ms": 0} if settings.one_record_per_batch else {}),
             "acks": "all",
             **dict(settings.extra),
         }

@@ -42,8 +42,9 @@ def notifications(collector: str) -> list[dict]:
     return resp.json()["notifications"]
 
 
-def test_alert_fired_while_alertmanager_is_down_arrives_after_it_returns(tansu_factory, tmp_path):
-    bootstrap, broker = tansu_factory()
+def test_alert_fired_while_alertmanager_is_down_arrives_after_it_returns(kafka_factory, tmp_path):
+    broker = kafka_factory()
+    bootstrap = broker.bootstrap
     ports = {name: free_port() for name in ("collector", "alertmanager", "prometheus")}
     collector = f"http://127.0.0.1:{ports['collector']}"
     prometheus = f"http://127.0.0.1:{ports['prometheus']}"

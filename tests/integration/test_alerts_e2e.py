@@ -98,7 +98,7 @@ def test_paused_broker_fires_unreachable_and_inhibits_lag_alerts(demo_stack: Dem
         180,
         "ConsumerLagHigh on demo-kafka before the fault",
     )
-    pid = int(demo_stack.state()["pids"]["tansu"])
+    pid = int(demo_stack.state()["pids"]["kafka"])
     started = time.time()
     os.kill(pid, signal.SIGSTOP)  # requests hang rather than fail: the harder case
     try:

@@ -25,14 +25,14 @@ WEIRD_GROUP = 'we"ird\\grp\nnäme ✓'
 
 
 @pytest.fixture
-def collector(tansu, tmp_path: Path, monkeypatch):
+def collector(kafka, tmp_path: Path, monkeypatch):
     monkeypatch.setenv("TEST_API_TOKEN", "t0ken")
     monkeypatch.setenv("TEST_RABBIT_PASSWORD", SENTINEL)
     dead = free_port()  # a RabbitMQ management API that is not there: its error must not leak
     cfg = tmp_path / "c.yml"
     cfg.write_text(
         "poll_interval_seconds: 1\napi_token: ${TEST_API_TOKEN}\nclusters:\n"
-        f"  - name: k\n    kind: kafka\n    bootstrap_servers: {tansu}\n"
+        f"  - name: k\n    kind: kafka\n    bootstrap_servers: {kafka}\n"
         f"    groups: [{json.dumps(WEIRD_GROUP)}]\n"
         f"  - name: r\n    kind: rabbitmq\n    management_url: http://127.0.0.1:{dead}\n"
         "    username: eventscope\n    password: ${TEST_RABBIT_PASSWORD}\n"
@@ -47,12 +47,12 @@ def collector(tansu, tmp_path: Path, monkeypatch):
 AUTH = {"Authorization": "Bearer t0ken"}
 
 
-def test_hostile_group_names_are_escaped_and_promtool_clean(collector, tansu, tmp_path):
+def test_hostile_group_names_are_escaped_and_promtool_clean(collector, kafka, tmp_path):
     topic = unique("esc")
-    create_topic(tansu, topic, 1)
-    produce(tansu, topic, [4])
+    create_topic(kafka, topic, 1)
+    produce(kafka, topic, [4])
     weird = WEIRD_GROUP
-    commit(tansu, weird, topic, {0: 1})
+    commit(kafka, weird, topic, {0: 1})
     from prometheus_client.parser import text_string_to_metric_families
 
     def lag_groups() -> tuple[str, set[str | None]] | None:

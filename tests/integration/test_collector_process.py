@@ -19,20 +19,20 @@ from tests.kafka_world import create_topic, produce, unique
 pytestmark = pytest.mark.service
 
 
-def test_sigterm_stops_cleanly_with_the_store_flushed(tansu, tmp_path: Path):
+def test_sigterm_stops_cleanly_with_the_store_flushed(kafka, tmp_path: Path):
     topic = unique("orders")
-    create_topic(tansu, topic, 1)
+    create_topic(kafka, topic, 1)
     headers = [("correlation_id", b"order-1"), ("event_type", b"OrderPlaced"), ("source", b"shop")]
-    produce(tansu, topic, [5], headers=headers)
+    produce(kafka, topic, [5], headers=headers)
     store = tmp_path / "traces.db"
     port = free_port()
     cfg = tmp_path / "c.yml"
     cfg.write_text(
         f"poll_interval_seconds: 1\nlisten: 127.0.0.1:{port}\nclusters:\n"
-        f"  - name: k\n    kind: kafka\n    bootstrap_servers: {tansu}\n"
+        f"  - name: k\n    kind: kafka\n    bootstrap_servers: {kafka}\n"
         f"tracing:\n  enabled: true\n  store_path: {store}\n"
         f"  kafka: {{cluster: k, topics: ['{topic}'], group_id: {unique('tap')},"
-        " session_timeout_ms: 2000, heartbeat_interval_ms: 500}\n"
+        " session_timeout_ms: 6000, heartbeat_interval_ms: 2000}\n"
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "collector.cli", "collect", "--config", str(cfg)],

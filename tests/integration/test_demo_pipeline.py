@@ -38,7 +38,7 @@ from demo.pipeline.control import send
 from demo.pipeline.events import STREAM_BY_TYPE, STREAMS, WEB_FRONTEND
 from demo.pipeline.flow import FlowRates, expected_event_types
 from demo.pipeline.tracing import Tracing
-from demo.services import free_port, start_demo_pipeline, start_tansu
+from demo.services import free_port, start_demo_pipeline
 
 pytestmark = pytest.mark.service
 
@@ -66,15 +66,6 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: 
 
 
 # --- fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tansu(tmp_path_factory):
-    port = free_port()
-    proc = start_tansu(port, tmp_path_factory.mktemp("tansu"))
-    yield f"127.0.0.1:{port}"
-    # Tansu waits ~5 s for connected clients on SIGTERM; it keeps nothing worth waiting for.
-    proc.stop(timeout=1)
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +107,9 @@ def spans():
 
 
 @pytest.fixture(scope="module")
-def pipeline(tansu, vhost, tap, spans):
+def pipeline(kafka, vhost, tap, spans):
     config = PipelineConfig(
-        kafka=KafkaSettings(tansu),
+        kafka=KafkaSettings(kafka),
         rabbitmq=RabbitSettings(amqp_url(vhost)),
         orders=ORDERS,
         order_rate=20.0,
@@ -162,8 +153,8 @@ def rabbit_messages(settled, tap) -> dict[str, list[tuple[Any, dict[str, Any]]]]
 
 
 @pytest.fixture(scope="module")
-def admin(tansu):
-    return AdminClient({"bootstrap.servers": tansu})
+def admin(kafka):
+    return AdminClient({"bootstrap.servers": kafka})
 
 
 # --- reading back -----------------------------------------------------------------------------
@@ -266,11 +257,11 @@ def check_journeys(events: list[dict[str, Any]], view: dict[str, Any]) -> None:
         assert all(e["body"]["order_id"] == order["order_id"] for e in journey)
 
 
-def test_kafka_topics_hold_each_journey_with_headers_and_one_trace(settled, tansu, admin):
+def test_kafka_topics_hold_each_journey_with_headers_and_one_trace(settled, kafka, admin):
     def events() -> list[dict[str, Any]]:
         out = []
         for topic in (s.name for s in ORDER_STREAMS):
-            for record in read_topic(tansu, admin, topic):
+            for record in read_topic(kafka, admin, topic):
                 headers = record["headers"]
                 assert record["timestamp"][1] > 1_600_000_000_000
                 assert record["key"].decode() == record["value"]["order_id"]  # keyed by order ID
@@ -305,7 +296,7 @@ def test_rabbitmq_messages_carry_properties_headers_and_one_trace(settled, rabbi
 
 
 def test_each_service_continues_the_trace_of_the_event_it_consumed(
-    settled, pipeline, spans, tansu, admin
+    settled, pipeline, spans, kafka, admin
 ):
     """The span that published an event is the child of the span that consumed its cause."""
     order = settled["kafka"]["ids"]["terminal"]["confirmed"][0]
@@ -313,7 +304,7 @@ def test_each_service_continues_the_trace_of_the_event_it_consumed(
     parents = []
     for topic in chain:
         (record,) = [
-            r for r in read_topic(tansu, admin, topic) if r["headers"]["correlation_id"] == order
+            r for r in read_topic(kafka, admin, topic) if r["headers"]["correlation_id"] == order
         ]
         parents.append(TRACEPARENT.match(record["headers"]["traceparent"]).group(2))
     pipeline.tracing.force_flush()
@@ -329,9 +320,9 @@ def test_each_service_continues_the_trace_of_the_event_it_consumed(
         assert consumer.context.trace_id == root.context.trace_id
 
 
-def test_poison_orders_land_in_the_kafka_dlq_with_the_documented_headers(settled, tansu, admin):
-    dead = read_topic(tansu, admin, "orders.placed.dlq")
-    placed = {r["headers"]["correlation_id"]: r for r in read_topic(tansu, admin, "orders.placed")}
+def test_poison_orders_land_in_the_kafka_dlq_with_the_documented_headers(settled, kafka, admin):
+    dead = read_topic(kafka, admin, "orders.placed.dlq")
+    placed = {r["headers"]["correlation_id"]: r for r in read_topic(kafka, admin, "orders.placed")}
     assert sorted(r["headers"]["correlation_id"] for r in dead) == sorted(
         settled["kafka"]["ids"]["expected"]["dead_lettered"]
     )
@@ -362,15 +353,15 @@ def test_poison_orders_land_in_the_rabbitmq_dlq_with_x_death(settled, rabbit_mes
         assert body["sku"] == "SKU-UNKNOWN"
 
 
-def test_a_duplicate_event_is_processed_once(settled, pipeline, tansu, admin, tap, rabbit_messages):
+def test_a_duplicate_event_is_processed_once(settled, pipeline, kafka, admin, tap, rabbit_messages):
     before = send(pipeline.control_url, "status")["brokers"]
     confirmed = settled["kafka"]["ids"]["terminal"]["confirmed"][0]
     record = next(
         r
-        for r in read_topic(tansu, admin, "orders.placed")
+        for r in read_topic(kafka, admin, "orders.placed")
         if r["headers"]["correlation_id"] == confirmed
     )
-    producer = Producer({"bootstrap.servers": tansu, "batch.num.messages": 1, "linger.ms": 0})
+    producer = Producer({"bootstrap.servers": kafka})
     producer.produce(
         "orders.placed",
         json.dumps(record["value"]).encode(),

@@ -10,6 +10,7 @@ import requests
 
 from collector.config import load_config
 from collector.service import CollectorService
+from demo.kafka_node import restart_kafka
 from demo.services import free_port
 from tests.conftest import scrape, wait_until
 from tests.kafka_world import commit, create_topic, produce, unique
@@ -36,12 +37,12 @@ def value(metrics, name, **labels):
     return metrics.get((name, frozenset(labels.items())))
 
 
-def test_exact_lag_per_partition(tansu, tmp_path):
+def test_exact_lag_per_partition(kafka, tmp_path):
     topic, group = unique("orders"), unique("billing")
-    create_topic(tansu, topic, 3)
-    produce(tansu, topic, [10, 20, 30])
-    commit(tansu, group, topic, {0: 4, 1: 20, 2: 7})
-    service = start_collector(tmp_path, kafka_cluster("local", tansu))
+    create_topic(kafka, topic, 3)
+    produce(kafka, topic, [10, 20, 30])
+    commit(kafka, group, topic, {0: 4, 1: 20, 2: 7})
+    service = start_collector(tmp_path, kafka_cluster("local", kafka))
     try:
         url = f"http://127.0.0.1:{service.port}/metrics"
         base = {"broker": "kafka", "cluster_name": "local", "group": group, "topic": topic}
@@ -69,12 +70,12 @@ def test_exact_lag_per_partition(tansu, tmp_path):
         service.stop()
 
 
-def test_uncommitted_partition_is_reported_not_minus_one(tansu, tmp_path):
+def test_uncommitted_partition_is_reported_not_minus_one(kafka, tmp_path):
     topic, group = unique("payments"), unique("ledger")
-    create_topic(tansu, topic, 3)
-    produce(tansu, topic, [5, 5, 5])
-    commit(tansu, group, topic, {0: 5})
-    service = start_collector(tmp_path, kafka_cluster("local", tansu))
+    create_topic(kafka, topic, 3)
+    produce(kafka, topic, [5, 5, 5])
+    commit(kafka, group, topic, {0: 5})
+    service = start_collector(tmp_path, kafka_cluster("local", kafka))
     try:
         url = f"http://127.0.0.1:{service.port}/metrics"
         labels = {"broker": "kafka", "cluster_name": "local", "group": group, "topic": topic}
@@ -95,14 +96,14 @@ def test_uncommitted_partition_is_reported_not_minus_one(tansu, tmp_path):
         service.stop()
 
 
-def test_exact_lag_seconds_from_record_timestamps(tansu, tmp_path):
+def test_exact_lag_seconds_from_record_timestamps(kafka, tmp_path):
     topic, group = unique("clicks"), unique("ml")
-    create_topic(tansu, topic, 1)
+    create_topic(kafka, topic, 1)
     now = time.time()
     stamps = [now - 600 + i for i in range(10)]  # written 10 minutes ago, 1 s apart
-    produce(tansu, topic, [10], timestamps=stamps)
-    commit(tansu, group, topic, {0: 3})  # oldest unconsumed: record 3, written at now-597
-    service = start_collector(tmp_path, kafka_cluster("local", tansu))
+    produce(kafka, topic, [10], timestamps=stamps)
+    commit(kafka, group, topic, {0: 3})  # oldest unconsumed: record 3, written at now-597
+    service = start_collector(tmp_path, kafka_cluster("local", kafka))
     try:
         url = f"http://127.0.0.1:{service.port}/metrics"
         labels = {
@@ -124,14 +125,15 @@ def test_exact_lag_seconds_from_record_timestamps(tansu, tmp_path):
         service.stop()
 
 
-def test_broker_down_lowers_up_and_metrics_keep_answering(tansu_factory, tansu, tmp_path):
-    flaky_bootstrap, flaky = tansu_factory()
+def test_broker_down_lowers_up_and_metrics_keep_answering(kafka_factory, kafka, tmp_path):
+    flaky = kafka_factory()
+    flaky_bootstrap = flaky.bootstrap
     topic, group = unique("stock"), unique("inventory")
-    create_topic(tansu, topic, 1)
-    produce(tansu, topic, [3])
-    commit(tansu, group, topic, {0: 1})
+    create_topic(kafka, topic, 1)
+    produce(kafka, topic, [3])
+    commit(kafka, group, topic, {0: 1})
     service = start_collector(
-        tmp_path, kafka_cluster("flaky", flaky_bootstrap, 1.0) + kafka_cluster("steady", tansu)
+        tmp_path, kafka_cluster("flaky", flaky_bootstrap, 1.0) + kafka_cluster("steady", kafka)
     )
     url = f"http://127.0.0.1:{service.port}/metrics"
 
@@ -151,9 +153,8 @@ def test_broker_down_lowers_up_and_metrics_keep_answering(tansu_factory, tansu, 
         steady = {"broker": "kafka", "cluster_name": "steady", "group": group, "topic": topic}
         assert value(m, "eventscope_consumer_lag_messages", **steady, partition="0") == 2.0
         assert requests.get(url.replace("/metrics", "/healthz"), timeout=5).status_code == 200
-        # the broker comes back on the same port: up again without restarting the collector
-        port = int(flaky_bootstrap.rsplit(":", 1)[1])
-        tansu_factory(port)
+        # the broker comes back on the same port and data: up again, no collector restart
+        restart_kafka(flaky)
         wait_until(lambda: up("flaky") == 1.0, 30, "collector_up=1 after broker restart")
     finally:
         service.stop()

@@ -17,7 +17,8 @@ from collector.compute.view import ViewSettings
 from collector.config import KafkaCluster, KafkaLagSeconds
 from collector.model import ClusterSnapshot, ClusterView, Status, TopicPartition
 from collector.poller import ClusterPoller
-from demo.services import free_port, start_tansu
+from demo.kafka_node import start_kafka
+from demo.services import free_port
 from tests.conftest import wait_until
 from tests.kafka_world import admin, commit, create_topic, produce, unique
 
@@ -54,43 +55,43 @@ def steps(p: ClusterPoller, bootstrap: str, group: str, topic: str, offsets, pro
     return view
 
 
-def test_rewind_stop_warn_ok_from_commit_sequences(tansu):
+def test_rewind_stop_warn_ok_from_commit_sequences(kafka):
     topic = unique("health")
-    create_topic(tansu, topic, 1)
-    produce(tansu, topic, [20])
+    create_topic(kafka, topic, 1)
+    produce(kafka, topic, [20])
     g_rewind, g_stop, g_warn, g_ok = (unique(n) for n in ("rewind", "stop", "warn", "ok"))
-    p = poller(tansu)
+    p = poller(kafka)
     try:
-        assert status_of(steps(p, tansu, g_rewind, topic, [5, 8, 2]), g_rewind)[0] is Status.REWIND
-        status, reason = status_of(steps(p, tansu, g_stop, topic, [3, 3, 3]), g_stop)
+        assert status_of(steps(p, kafka, g_rewind, topic, [5, 8, 2]), g_rewind)[0] is Status.REWIND
+        status, reason = status_of(steps(p, kafka, g_stop, topic, [3, 3, 3]), g_stop)
         assert status is Status.STOP and "no members" in reason  # committed only: Empty group
-        view = steps(p, tansu, g_warn, topic, [1, 2, 3], produce_each=4)
+        view = steps(p, kafka, g_warn, topic, [1, 2, 3], produce_each=4)
         status, reason = status_of(view, g_warn)
         assert status is Status.WARN and "grew" in reason
         end = next(r.end for r in view.lags if r.topic == topic)
         assert (
-            status_of(steps(p, tansu, g_ok, topic, [end - 2, end - 1, end]), g_ok)[0] is Status.OK
+            status_of(steps(p, kafka, g_ok, topic, [end - 2, end - 1, end]), g_ok)[0] is Status.OK
         )
     finally:
         p.stop()
 
 
-def test_stall_when_members_are_present_but_offsets_frozen(tansu):
+def test_stall_when_members_are_present_but_offsets_frozen(kafka):
     topic, group = unique("stall"), unique("stuck")
-    create_topic(tansu, topic, 1)
-    produce(tansu, topic, [10])
+    create_topic(kafka, topic, 1)
+    produce(kafka, topic, [10])
     member = Consumer(
         {
-            "bootstrap.servers": tansu,
+            "bootstrap.servers": kafka,
             "group.id": group,
             "enable.auto.commit": False,
-            "session.timeout.ms": 2000,
-            "heartbeat.interval.ms": 500,
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 2000,
             "auto.offset.reset": "earliest",
         }
     )
     member.subscribe([topic])
-    p = poller(tansu, groups=(group,))
+    p = poller(kafka, groups=(group,))
     try:
         wait_until(lambda: member.poll(0.2) is not None or member.assignment(), 30, "assignment")
         member.commit(offsets=[_tp(topic, 0, 4)], asynchronous=False)
@@ -113,15 +114,15 @@ def _tp(topic: str, partition: int, offset: int):
     return TopicPartition(topic, partition, offset)
 
 
-def test_deleted_group_disappears_within_one_poll(tansu):
+def test_deleted_group_disappears_within_one_poll(kafka):
     topic, group = unique("gone"), unique("ghost")
-    create_topic(tansu, topic, 1)
-    produce(tansu, topic, [5])
-    commit(tansu, group, topic, {0: 1})
-    p = poller(tansu)
+    create_topic(kafka, topic, 1)
+    produce(kafka, topic, [5])
+    commit(kafka, group, topic, {0: 1})
+    p = poller(kafka)
     try:
         assert any(g.group == group for g in p.poll_once().groups)
-        client = admin(tansu)
+        client = admin(kafka)
         for fut in client.delete_consumer_groups([group], request_timeout=10).values():
             fut.result()
         view = p.poll_once()
@@ -131,23 +132,23 @@ def test_deleted_group_disappears_within_one_poll(tansu):
         p.stop()
 
 
-def test_recreated_topic_with_more_partitions_is_picked_up(tansu):
+def test_recreated_topic_with_more_partitions_is_picked_up(kafka):
     # Tansu has no CreatePartitions (KIP-195); deleting and recreating the topic with more
     # partitions exercises the same path: new partitions, and no stale end offsets
     topic, group = unique("grow"), unique("grower")
-    create_topic(tansu, topic, 2)
-    produce(tansu, topic, [6, 6])
-    commit(tansu, group, topic, {0: 6, 1: 6})
-    p = poller(tansu)
+    create_topic(kafka, topic, 2)
+    produce(kafka, topic, [6, 6])
+    commit(kafka, group, topic, {0: 6, 1: 6})
+    p = poller(kafka)
     try:
         view = p.poll_once()
         assert {tp.partition for tp in view.end_offsets if tp.topic == topic} == {0, 1}
-        client = admin(tansu)
+        client = admin(kafka)
         for fut in client.delete_topics([topic], request_timeout=10).values():
             fut.result()
         wait_until(lambda: topic not in client.list_topics(timeout=5).topics, 20, "deletion")
-        create_topic(tansu, topic, 3)
-        produce(tansu, topic, [1, 1, 1])
+        create_topic(kafka, topic, 3)
+        produce(kafka, topic, [1, 1, 1])
 
         def three_partitions():
             v = p.poll_once()
@@ -162,12 +163,12 @@ def test_recreated_topic_with_more_partitions_is_picked_up(tansu):
         p.stop()
 
 
-def test_dlq_topic_depth_and_source(tansu):
+def test_dlq_topic_depth_and_source(kafka):
     source = unique("orders")
     dlq = f"{source}.dlq"
-    create_topic(tansu, dlq, 2)
-    produce(tansu, dlq, [3, 4])
-    p = poller(tansu)
+    create_topic(kafka, dlq, 2)
+    produce(kafka, dlq, [3, 4])
+    p = poller(kafka)
     try:
         view = p.poll_once()
         row = next(d for d in view.dead_letters if d.dlq == dlq)
@@ -176,10 +177,10 @@ def test_dlq_topic_depth_and_source(tansu):
         p.stop()
 
 
-def test_interpolated_lag_within_one_poll_interval(tansu):
+def test_interpolated_lag_within_one_poll_interval(kafka):
     topic, group = unique("interp"), unique("slowpoke")
-    create_topic(tansu, topic, 1)
-    cluster = KafkaCluster(name="interp", bootstrap_servers=tansu, request_timeout_seconds=3.0)
+    create_topic(kafka, topic, 1)
+    cluster = KafkaCluster(name="interp", bootstrap_servers=kafka, request_timeout_seconds=3.0)
     cluster = KafkaCluster(
         **{**cluster.__dict__, "lag_seconds": type(cluster.lag_seconds)(method="interpolated")}
     )
@@ -187,9 +188,9 @@ def test_interpolated_lag_within_one_poll_interval(tansu):
     try:
         written: list[float] = []
         for _ in range(4):  # 4 records, one per poll, 0.5 s apart
-            produce(tansu, topic, [1])
+            produce(kafka, topic, [1])
             written.append(time.time())
-            commit(tansu, group, topic, {0: 1})
+            commit(kafka, group, topic, {0: 1})
             p.poll_once()
             time.sleep(0.5)
         view = p.poll_once()
@@ -201,13 +202,13 @@ def test_interpolated_lag_within_one_poll_interval(tansu):
         p.stop()
 
 
-def test_dlq_depth_is_unconsumed_when_a_reprocessor_reads_it(tansu):
+def test_dlq_depth_is_unconsumed_when_a_reprocessor_reads_it(kafka):
     source = unique("refunds")
     dlq = f"{source}.dlq"
-    create_topic(tansu, dlq, 1)
-    produce(tansu, dlq, [6])
-    commit(tansu, unique("reprocessor"), dlq, {0: 4})
-    p = poller(tansu)
+    create_topic(kafka, dlq, 1)
+    produce(kafka, dlq, [6])
+    commit(kafka, unique("reprocessor"), dlq, {0: 4})
+    p = poller(kafka)
     try:
         row = next(d for d in p.poll_once().dead_letters if d.dlq == dlq)
         assert row.depth == 2  # 6 retained, 4 already reprocessed
@@ -222,7 +223,7 @@ def test_a_slow_broker_cannot_stretch_the_poll_through_the_lag_seconds_probe(tmp
     is interpolated for that poll."""
     port = free_port()
     proxy = LatencyProxy(port, 0.0).start()  # no delay while setting up
-    broker = start_tansu(port, tmp_path, name=f"tansu-slow-{port}", advertised_port=proxy.port)
+    broker = start_kafka(tmp_path, port=port, name="kafka-slow", advertised_port=proxy.port)
     try:
         bootstrap = f"127.0.0.1:{proxy.port}"
         topic, group = unique("slow"), unique("slow-reader")

@@ -48,7 +48,7 @@ def series(bootstrap: str, prefix: str, shard: ShardFilter) -> list[tuple[str, f
     ]
 
 
-def test_union_of_three_shards_equals_one_collector(tansu):
+def test_union_of_three_shards_equals_one_collector(kafka):
     # a random prefix leaves a shard without groups about 2 % of the time (3 x (2/3)^12):
     # draw prefixes until every shard owns one, so the split below is always a real one
     prefix = unique("shard") + "-"
@@ -56,16 +56,16 @@ def test_union_of_three_shards_equals_one_collector(tansu):
         prefix = unique("shard") + "-"
     topics = [f"{prefix}t{i}" for i in range(4)]
     for t in topics:
-        create_topic(tansu, t, 2)
-        produce(tansu, t, [3, 3])
+        create_topic(kafka, t, 2)
+        produce(kafka, t, [3, 3])
     groups = [f"{prefix}g{i}" for i in range(12)]
     for i, g in enumerate(groups):
-        commit(tansu, g, topics[i % len(topics)], {0: i % 4, 1: 1})
+        commit(kafka, g, topics[i % len(topics)], {0: i % 4, 1: 1})
     # the split is real: every shard owns at least one group
     assert {owner(g, 3) for g in groups} == {1, 2, 3}
 
-    single = series(tansu, prefix, ShardFilter())
-    shards = [series(tansu, prefix, ShardFilter(i, 3)) for i in (1, 2, 3)]
+    single = series(kafka, prefix, ShardFilter())
+    shards = [series(kafka, prefix, ShardFilter(i, 3)) for i in (1, 2, 3)]
     union = [s for shard in shards for s in shard]
 
     duplicates = [s for s, n in Counter(union).items() if n > 1]

@@ -385,11 +385,11 @@ def test_throttling_is_retried_counted_and_exhaustion_is_unavailable(moto):
         always.close()
 
 
-def test_dead_or_throttling_aws_is_down_while_kafka_stays_up(tansu, aws_env, tmp_path):
+def test_dead_or_throttling_aws_is_down_while_kafka_stays_up(kafka, aws_env, tmp_path):
     dead = f"http://127.0.0.1:{free_port()}"
     throttling = ThrottlingEndpoint()
     kafka = (
-        f"  - name: local\n    kind: kafka\n    bootstrap_servers: {tansu}\n"
+        f"  - name: local\n    kind: kafka\n    bootstrap_servers: {kafka}\n"
         "    request_timeout_seconds: 2\n"
     )
     clusters = kafka + aws_cluster_yaml(dead, timeout=1.0)

@@ -53,10 +53,10 @@ def vhost() -> Iterator[str]:
     requests.delete(url, auth=AUTH, timeout=30)
 
 
-def test_demo_orders_end_where_the_pipeline_says(tansu, vhost, tmp_path: Path):
+def test_demo_orders_end_where_the_pipeline_says(kafka, vhost, tmp_path: Path):
     amqp = f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}"
     config = PipelineConfig(
-        kafka=KafkaSettings(tansu),
+        kafka=KafkaSettings(kafka),
         rabbitmq=RabbitSettings(amqp),
         orders=ORDERS,
         order_rate=20.0,
@@ -72,14 +72,14 @@ def test_demo_orders_end_where_the_pipeline_says(tansu, vhost, tmp_path: Path):
         f"""
 poll_interval_seconds: 1
 clusters:
-  - {{name: local, kind: kafka, bootstrap_servers: "{tansu}"}}
+  - {{name: local, kind: kafka, bootstrap_servers: "{kafka}"}}
   - {{name: rabbit, kind: rabbitmq, management_url: "{MANAGEMENT}", vhosts: ["{vhost}"]}}
 tracing:
   enabled: true
   store_path: "{tmp_path / "traces.db"}"
   consumer_edge_delay_seconds: 5
   kafka: {{cluster: local, group_id: "tap-{vhost}", topics: ["orders.*", "inventory.*",
-          "payments.*"], session_timeout_ms: 2000, heartbeat_interval_ms: 500,
+          "payments.*"], session_timeout_ms: 6000, heartbeat_interval_ms: 2000,
           topic_refresh_seconds: 1}}
   rabbitmq: {{cluster: rabbit, url: "{amqp}", mode: firehose, exchanges: [events.dlx]}}
 """

@@ -58,9 +58,7 @@ class Sender:
 
     def __init__(self, bootstrap: str, prefix: str) -> None:
         self.prefix = prefix
-        self.producer = Producer(
-            {"bootstrap.servers": bootstrap, "batch.num.messages": 1, "linger.ms": 0}
-        )
+        self.producer = Producer({"bootstrap.servers": bootstrap})
         self.landed: list[tuple[str, int, int]] = []
 
     def send(
@@ -111,8 +109,8 @@ tracing:
     cluster: local
     group_id: "{prefix}tap"
     topics: ["{prefix}*"]
-    session_timeout_ms: 2000
-    heartbeat_interval_ms: 500
+    session_timeout_ms: 6000
+    heartbeat_interval_ms: 2000
     topic_refresh_seconds: 1
     poll_timeout_seconds: 0.2
 {extra}"""
@@ -121,16 +119,16 @@ tracing:
 
 
 @pytest.fixture
-def prefix(tansu: str) -> str:
+def prefix(kafka: str) -> str:
     prefix = f"t{uuid.uuid4().hex[:8]}."
     for stream in STREAMS:
-        create_topic(tansu, prefix + stream, 2)
+        create_topic(kafka, prefix + stream, 2)
     return prefix
 
 
 @pytest.fixture
-def service(tansu: str, prefix: str, tmp_path: Path) -> Iterator[TraceService]:
-    svc = TraceService(load_config(write_config(tmp_path / "eventscope.yml", tansu, prefix)))
+def service(kafka: str, prefix: str, tmp_path: Path) -> Iterator[TraceService]:
+    svc = TraceService(load_config(write_config(tmp_path / "eventscope.yml", kafka, prefix)))
     svc.start()
     yield svc
     svc.stop(5)
@@ -147,8 +145,8 @@ def metric_samples(svc: TraceService) -> dict[tuple[str, frozenset[tuple[str, st
     }
 
 
-def test_journeys_complete_compensated_dead_lettered_and_stuck(tansu, prefix, service):
-    s = Sender(tansu, prefix)
+def test_journeys_complete_compensated_dead_lettered_and_stuck(kafka, prefix, service):
+    s = Sender(kafka, prefix)
     for i, etype in enumerate(("OrderPlaced", "InventoryReserved", "PaymentCompleted")):
         s.event("ord-ok", etype, T0 + i)
     s.event("ord-ok", "OrderConfirmed", T0 + 3.5)
@@ -255,14 +253,14 @@ def test_journeys_complete_compensated_dead_lettered_and_stuck(tansu, prefix, se
         assert not any("ord-" in v for _, v in labels), "a correlation ID leaked into a label"
 
 
-def test_collector_serves_journeys_and_learns_consumption_from_its_polls(tansu, prefix, tmp_path):
-    cfg = write_config(tmp_path / "eventscope.yml", tansu, prefix)
+def test_collector_serves_journeys_and_learns_consumption_from_its_polls(kafka, prefix, tmp_path):
+    cfg = write_config(tmp_path / "eventscope.yml", kafka, prefix)
     cfg.write_text("poll_interval_seconds: 1\n" + cfg.read_text())
     collector = CollectorService(load_config(cfg, env={}), f"127.0.0.1:{free_port()}")
     collector.start()
     base = f"http://127.0.0.1:{collector.port}"
     try:
-        s = Sender(tansu, prefix)
+        s = Sender(kafka, prefix)
         s.event("ord-http", "OrderPlaced", T0)
         s.flush()
         placed = wait_until(
@@ -272,7 +270,7 @@ def test_collector_serves_journeys_and_learns_consumption_from_its_polls(tansu, 
         )
         # a real group commits past the event; the next poll tells the trace store
         commit(
-            tansu,
+            kafka,
             "inventory-service",
             placed["source"],
             {placed["partition"]: placed["offset"] + 1},

@@ -32,20 +32,20 @@ def stored_count(db_path: Path) -> int:
 
 
 def sent_and_tap(
-    tansu: str, prefix: str, tmp_path: Path
+    kafka: str, prefix: str, tmp_path: Path
 ) -> tuple[Sender, list[str], dict[str, str]]:
     """6,000 events sent, and the command (argv, env) of a tap storing into tmp_path."""
-    s = Sender(tansu, prefix)
+    s = Sender(kafka, prefix)
     for i in range(6000):
         s.event(f"ord-{i}", "OrderPlaced", T0 + i / 1000)
     s.flush()
-    cfg = write_config(tmp_path / "eventscope.yml", tansu, prefix, extra="    batch_size: 20\n")
+    cfg = write_config(tmp_path / "eventscope.yml", kafka, prefix, extra="    batch_size: 20\n")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     return s, [sys.executable, "-m", "collector.tracing", "--config", str(cfg)], env
 
 
-def test_kill_9_mid_ingest_then_restart_stores_every_hop_exactly_once(tansu, prefix, tmp_path):
-    s, argv, env = sent_and_tap(tansu, prefix, tmp_path)
+def test_kill_9_mid_ingest_then_restart_stores_every_hop_exactly_once(kafka, prefix, tmp_path):
+    s, argv, env = sent_and_tap(kafka, prefix, tmp_path)
     sent, db_path = len(s.landed), tmp_path / "traces.db"
     tap = ManagedProcess("tap", argv, tmp_path / "tap.log", env=env).start()
     try:
@@ -78,9 +78,9 @@ def reader_pids(pid: int) -> list[int]:
 
 
 def test_kill_9_of_the_reader_process_is_survived_with_every_hop_stored_once(
-    tansu, prefix, tmp_path
+    kafka, prefix, tmp_path
 ):
-    s, argv, env = sent_and_tap(tansu, prefix, tmp_path)
+    s, argv, env = sent_and_tap(kafka, prefix, tmp_path)
     sent, db_path = len(s.landed), tmp_path / "traces.db"
     tap = ManagedProcess("tap", argv, tmp_path / "tap.log", env=env).start()
     try:

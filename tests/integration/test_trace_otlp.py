@@ -73,8 +73,8 @@ def receiver() -> Iterator[str]:
     server.shutdown()
 
 
-def exporting_service(tmp_path: Path, tansu: str, prefix: str, endpoint: str) -> TraceService:
-    cfg = write_config(tmp_path / "eventscope.yml", tansu, prefix)
+def exporting_service(tmp_path: Path, kafka: str, prefix: str, endpoint: str) -> TraceService:
+    cfg = write_config(tmp_path / "eventscope.yml", kafka, prefix)
     cfg.write_text(
         cfg.read_text().replace("tracing:\n", f'tracing:\n  otlp_endpoint: "{endpoint}"\n', 1)
     )
@@ -89,14 +89,14 @@ def spans_of(cid: str) -> list[Any]:
 
 
 def test_journey_spans_reach_an_otlp_receiver_with_attributes_and_parents(
-    tansu, prefix, tmp_path, receiver
+    kafka, prefix, tmp_path, receiver
 ):
-    svc = exporting_service(tmp_path, tansu, prefix, receiver)
+    svc = exporting_service(tmp_path, kafka, prefix, receiver)
     svc.start()
     trace_id = uuid.uuid4().hex
     parents = [uuid.uuid4().hex[:16] for _ in range(4)]
     try:
-        s = Sender(tansu, prefix)
+        s = Sender(kafka, prefix)
         types = ("OrderPlaced", "InventoryReserved", "PaymentCompleted", "OrderConfirmed")
         for i, etype in enumerate(types[:3]):
             s.event("ord-otel", etype, T0 + i, traceparent=f"00-{trace_id}-{parents[i]}-01")
@@ -137,13 +137,13 @@ def test_journey_spans_reach_an_otlp_receiver_with_attributes_and_parents(
 
 
 def test_hops_and_commits_after_the_end_arrive_once_each_across_a_restart(
-    tansu, prefix, tmp_path, receiver
+    kafka, prefix, tmp_path, receiver
 ):
     """A compensated journey ends at InventoryReleased; OrderCancelled comes after it, its
     consumption later still, and one more hop while the collector is stopped. No traceparent:
     the spans hang under the journey's own root."""
-    s = Sender(tansu, prefix)
-    svc = exporting_service(tmp_path, tansu, prefix, receiver)
+    s = Sender(kafka, prefix)
+    svc = exporting_service(tmp_path, kafka, prefix, receiver)
     svc.start()
     try:
         for i, etype in enumerate(("OrderPlaced", "InventoryReserved", "PaymentFailed",
@@ -167,7 +167,7 @@ def test_hops_and_commits_after_the_end_arrive_once_each_across_a_restart(
         svc.stop(5)
     s.event("ord-late", "OrderCancelled", T0 + 6)  # a second cancel, while nothing runs
     s.flush()
-    svc = exporting_service(tmp_path, tansu, prefix, receiver)
+    svc = exporting_service(tmp_path, kafka, prefix, receiver)
     svc.start()
     try:
         wait_until(lambda: len(spans_of("ord-late")) >= 8 or None, 30, "the hop sent meanwhile")

@@ -76,23 +76,23 @@ def metric(metrics: dict, name: str, **labels: str) -> float | None:
     return None
 
 
-def test_a_full_disk_lowers_store_up_then_recovers_with_nothing_lost(tansu, tiny_disk, tmp_path):
+def test_a_full_disk_lowers_store_up_then_recovers_with_nothing_lost(kafka, tiny_disk, tmp_path):
     topic = unique("orders-full")
-    create_topic(tansu, topic, 1)
+    create_topic(kafka, topic, 1)
     store = tiny_disk / "traces.db"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cfg = tmp_path / "c.yml"
     cfg.write_text(
         f"poll_interval_seconds: 1\nlisten: 127.0.0.1:{port}\nclusters:\n"
-        f"  - name: k\n    kind: kafka\n    bootstrap_servers: {tansu}\n"
+        f"  - name: k\n    kind: kafka\n    bootstrap_servers: {kafka}\n"
         # only this test's topic: the shared broker's other groups would have their commits
         # written to the store first, growing its WAL while there is room, so the 2,000 hops
         # below could fit in the WAL's free space without ever meeting the full disk
         f"    include_topics: ['{topic}']\n"
         f"tracing:\n  enabled: true\n  store_path: {store}\n"
         f"  kafka: {{cluster: k, topics: ['{topic}'], group_id: {unique('tap')},"
-        " session_timeout_ms: 2000, heartbeat_interval_ms: 500}\n"
+        " session_timeout_ms: 6000, heartbeat_interval_ms: 2000}\n"
     )
     log = tmp_path / "collector.log"
     proc = ManagedProcess(
@@ -103,7 +103,7 @@ def test_a_full_disk_lowers_store_up_then_recovers_with_nothing_lost(tansu, tiny
     filler = tiny_disk / "filler"
     try:
         wait_for_http(f"{base}/healthz", 60)
-        produce(tansu, topic, [5], headers=[("correlation_id", b"before-full"), *HEADERS])
+        produce(kafka, topic, [5], headers=[("correlation_id", b"before-full"), *HEADERS])
         wait_until(
             lambda: metric(scrape(f"{base}/metrics"), "eventscope_trace_store_hops") == 5,
             90,
@@ -112,7 +112,7 @@ def test_a_full_disk_lowers_store_up_then_recovers_with_nothing_lost(tansu, tiny
 
         fill(filler)
         # enough events that the store must grow its files to hold them
-        produce(tansu, topic, [2000], headers=[("correlation_id", b"while-full"), *HEADERS])
+        produce(kafka, topic, [2000], headers=[("correlation_id", b"while-full"), *HEADERS])
         wait_until(
             lambda: metric(scrape(f"{base}/metrics"), "eventscope_trace_store_up") == 0,
             90,
