@@ -74,6 +74,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--series", type=int_list, default=[10_000, 50_000, 100_000], help="metrics_render sizes"
     )
+    p.add_argument(
+        "--kafka-broker",
+        choices=("apache", "tansu"),
+        default="apache",
+        help="the broker the Kafka benchmarks run on (Apache Kafka unless told tansu)",
+    )
     p.add_argument("--runs", type=int, default=3, help="runs per figure (fresh process each)")
     p.add_argument("--polls", type=int, default=3, help="measured polls per kafka_poll run")
     p.add_argument("--delay-ms", type=float, default=3.0, help="latency proxy delay, each way")
@@ -173,7 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _kafka_poll(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dict[str, Any]]:
     from bench import kafka_poll
 
-    return kafka_poll.run(args.groups, args.runs, args.polls, args.delay_ms, workdir)
+    return kafka_poll.run(
+        args.groups, args.runs, args.polls, args.delay_ms, workdir, args.kafka_broker
+    )
 
 
 def _metrics_render(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:

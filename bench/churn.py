@@ -2,9 +2,9 @@
 
     .venv/bin/python -m bench --only churn --churn-groups 2000 --churn-cycles 10   # opt-in
 
-A private Tansu (bench/kafka_world.py: 100 topics x 10 partitions, 3 records each) and the real
-collector process (`eventscope collect`, polling every `POLL_INTERVAL` s, tracing off). Each
-cycle commits offsets for `groups` new groups with the admin API (group g of cycle c is
+A private Apache Kafka (bench/kafka_world.py: 100 topics x 10 partitions, 3 records each) and
+the real collector process (`eventscope collect`, polling every `POLL_INTERVAL` s, tracing off).
+Each cycle commits offsets for `groups` new groups with the admin API (group g of cycle c is
 `churn-c<c>-g<g>`, reading topic g % 100 on all 10 partitions, lagging by 0-2 per partition),
 waits until /metrics shows every one of them, then deletes them all
 (`AdminClient.delete_consumer_groups`) and waits until /metrics shows none, plus two more

@@ -1,7 +1,7 @@
 """Dashboard time to interactive per page, in headless Chromium, with 100 groups and an hour of
 15 s history.
 
-The stack is `eventscope demo --auto-ports --only kafka` (Tansu, demo pipeline, collector,
+The stack is `eventscope demo --auto-ports --only kafka` (Apache Kafka, demo pipeline, collector,
 Prometheus, Alertmanager, dashboard), whose Prometheus also holds the synthetic `bench` cluster
 of `bench/dashboard_history.py`: 100 groups on 25 topics of 6 partitions, the past hour
 backfilled at 15 s before Prometheus starts, the present scraped every 15 s. Before measuring,

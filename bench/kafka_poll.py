@@ -176,16 +176,22 @@ def run_worker(
 
 
 def run(
-    group_counts: Sequence[int], runs: int, polls: int, delay_ms: float, workdir: Path
+    group_counts: Sequence[int],
+    runs: int,
+    polls: int,
+    delay_ms: float,
+    workdir: Path,
+    broker: str = "apache",
 ) -> tuple[list[Row], dict[str, Any]]:
     """Rows for the table, and the raw per-run results for results.json."""
     rows: list[Row] = []
     raw: dict[str, Any] = {
+        "broker": broker,
         "delay_ms_each_way": delay_ms,
         "topics": TOPICS,
         "partitions": PARTITIONS,
     }
-    world = KafkaWorld(workdir, delay_ms / 1000.0).start()
+    world = KafkaWorld(workdir, delay_ms / 1000.0, broker_kind=broker).start()
     try:
         for n in sorted(group_counts):
             started = time.monotonic()
@@ -204,16 +210,20 @@ def run(
                 f"collector_max_concurrency_{NARROW_CONCURRENCY}": narrow,
                 "floor": floor,
             }
-            rows.extend(_rows(n, coll, narrow, floor))
+            rows.extend(_rows(n, broker, coll, narrow, floor))
     finally:
         world.stop()
     return rows, raw
 
 
 def _rows(
-    n: int, coll: list[dict[str, Any]], narrow: list[dict[str, Any]], floor: list[dict[str, Any]]
+    n: int,
+    broker: str,
+    coll: list[dict[str, Any]],
+    narrow: list[dict[str, Any]],
+    floor: list[dict[str, Any]],
 ) -> list[Row]:
-    case = f"{n:,} groups"
+    case = f"{n:,} groups ({broker})"
     poll = summarize(s for r in coll for s in r["seconds"])
     goal_poll = n == 1000
     reqs = summarize(sum(r["requests"].values()) for r in coll)

@@ -1,9 +1,11 @@
-"""Kafka benchmark world: Tansu behind the latency proxy, 100 topics x 10 partitions, N groups.
+"""Kafka benchmark world: a broker behind the latency proxy, 100 topics x 10 partitions, N groups.
 
-Tansu listens on one port and *advertises the proxy's*, so after bootstrap every client (set-up
-included) talks to it through the proxy, as to a broker a few milliseconds away. Producers send
-one record per batch (Tansu's ListOffsets quirk, see ENVIRONMENT.md). Groups commit with the admin
-API (OffsetCommit without joining: no rebalance wait), so N groups cost N small requests.
+The broker is Apache Kafka (a single KRaft node, `demo/kafka_node.py`) or, with
+`broker="tansu"`, Tansu. It listens on one port and *advertises the proxy's*, so after bootstrap
+every client (set-up included) talks to it through the proxy, as to a broker a few milliseconds
+away. On Tansu producers send one record per batch (its ListOffsets quirk, see ENVIRONMENT.md);
+on Apache Kafka they batch. Groups commit with the admin API (OffsetCommit without joining: no
+rebalance wait), so N groups cost N small requests.
 
 Group g commits offset 1 + g % 3 on every partition of topic g % TOPICS (records per partition:
 3), so a third of the groups are caught up and the rest lag by 1 or 2 messages per partition.
@@ -21,7 +23,10 @@ from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartiti
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.latency_proxy import LatencyProxy
+from demo.kafka_node import KafkaNode, start_kafka
 from demo.services import ManagedProcess, ServiceError, free_port, start_tansu
+
+BROKERS = ("apache", "tansu")
 
 TOPICS = 100
 PARTITIONS = 10
@@ -42,9 +47,13 @@ def group_commit(g: int) -> tuple[str, dict[int, int]]:
     return topic_name(g % TOPICS), {p: 1 + g % 3 for p in range(PARTITIONS)}
 
 
-def start_tansu_behind(port: int, advertised_port: int, workdir: Path, name: str) -> ManagedProcess:
-    """Tansu on 127.0.0.1:port advertising 127.0.0.1:advertised_port (where the proxy listens)."""
-    return start_tansu(port, workdir, name=name, advertised_port=advertised_port)
+def start_broker_behind(
+    broker: str, port: int, advertised_port: int, workdir: Path, name: str
+) -> ManagedProcess | KafkaNode:
+    """The broker on 127.0.0.1:port advertising 127.0.0.1:advertised_port (the proxy)."""
+    if broker == "tansu":
+        return start_tansu(port, workdir, name=name, advertised_port=advertised_port)
+    return start_kafka(workdir, port=port, name=name, advertised_port=advertised_port)
 
 
 def commit_groups(admin: AdminClient, numbers: Iterable[int], name: Callable[[int], str]) -> None:
@@ -71,9 +80,10 @@ class KafkaWorld:
 
     workdir: Path
     delay_seconds: float
+    broker_kind: str = "apache"  # or "tansu"
     groups: int = 0
     proxy: LatencyProxy | None = None
-    broker: ManagedProcess | None = None
+    broker: ManagedProcess | KafkaNode | None = None
     _admin: AdminClient | None = field(default=None, repr=False)
 
     @property
@@ -85,7 +95,10 @@ class KafkaWorld:
     def start(self) -> KafkaWorld:
         port = free_port()
         self.proxy = LatencyProxy(port, self.delay_seconds).start()
-        self.broker = start_tansu_behind(port, self.proxy.port, self.workdir, f"tansu-bench-{port}")
+        name = f"{self.broker_kind}-bench-{port}"
+        self.broker = start_broker_behind(
+            self.broker_kind, port, self.proxy.port, self.workdir, name
+        )
         self._admin = AdminClient({"bootstrap.servers": self.bootstrap})
         self._create_topics()
         self._produce()
@@ -113,8 +126,10 @@ class KafkaWorld:
             fut.result(60)
 
     def _produce(self) -> None:
+        one_per_batch = {"batch.num.messages": 1, "linger.ms": 0}
         producer = Producer(
-            {"bootstrap.servers": self.bootstrap, "batch.num.messages": 1, "linger.ms": 0}
+            {"bootstrap.servers": self.bootstrap}
+            | (one_per_batch if self.broker_kind == "tansu" else {})
         )
         for i in range(TOPICS):
             for p in range(PARTITIONS):

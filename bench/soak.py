@@ -3,9 +3,9 @@
     .venv/bin/python -m bench --only soak --minutes 30 --rate-multiplier 10 \\
         --out bench/results-soak.json          # ~33 min; not in the default `make bench`
 
-Starts `eventscope demo --auto-ports` (Tansu, RabbitMQ vhost, pipeline, collector polling every
-5 s, Prometheus, Alertmanager, dashboard), turns the pipeline's rate knob to `multiplier` times
-its defaults (orders and interactions, per broker), and every `sample_seconds` records:
+Starts `eventscope demo --auto-ports` (Apache Kafka, RabbitMQ vhost, pipeline, collector polling
+every 5 s, Prometheus, Alertmanager, dashboard), turns the pipeline's rate knob to `multiplier`
+times its defaults (orders and interactions, per broker), and every `sample_seconds` records:
 
 - RSS (`VmRSS` from /proc) of the collector, the dashboard (Streamlit) and the pipeline, each
   with its child processes (the collector's Kafka tap reader);
@@ -61,7 +61,7 @@ class SoakPlan:
     page_seconds: float = 60.0
     page_range: str = ""  # the dashboard's time range for the visits ("" = its default, 1h)
     # The demo's pipeline is the load generator, not what is measured: at 10x on 2 cores it
-    # takes every cycle it can get, and the collector, Tansu and RabbitMQ would wait behind it.
+    # takes every cycle it can get, and the collector, Kafka and RabbitMQ would wait behind it.
     # A niced pipeline yields the CPU to them; it still runs as fast as what is left allows
     # (its achieved rate is in the table). 0 runs it at the collector's priority.
     pipeline_nice: int = 10
@@ -373,7 +373,7 @@ def _progress(sample: dict[str, Any]) -> str:
     )
 
 
-_RSS = ("collector", "dashboard", "pipeline", "tansu")
+_RSS = ("collector", "dashboard", "pipeline", "kafka")
 
 
 def one(value: float) -> Summary:
@@ -413,8 +413,11 @@ def rows_from(raw: dict[str, Any]) -> list[Row]:
         anon = [(s["t"], s["rss_anon"][name] / MiB) for s in samples
                 if s.get("rss_anon", {}).get(name)]  # fmt: skip
         memory(f"{name} anonymous RSS (heap)", anon)
-    tansu = [(s["t"], s["rss"]["tansu"] / MiB) for s in samples if s["rss"].get("tansu")]
-    memory("Tansu RSS (the demo's broker, memory storage)", tansu)
+    # the demo's Kafka process is "kafka" (Apache Kafka, or Tansu when asked); soaks before
+    # December 2026 named it "tansu" and ran Tansu (memory storage)
+    for key, what in (("kafka", "Kafka broker RSS (the demo's)"), ("tansu", "Tansu RSS")):
+        broker = [(s["t"], s["rss"][key] / MiB) for s in samples if s["rss"].get(key)]
+        memory(what, broker)
     # where the 2 cores went: a component whose CPU climbs while the rate stays is the suspect
     for name in sorted({n for s in samples for n in s.get("cpu", {})}):
         rates = [(t, r) for t, r in cpu_rates(samples, name) if t >= plan.warmup_seconds]

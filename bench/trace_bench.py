@@ -48,7 +48,7 @@ from collector.tracing.kafka_reader import KafkaTapProcess
 from collector.tracing.kafka_tap import KafkaTap, consumer_settings
 from collector.tracing.metrics import TraceMetrics
 from collector.tracing.store import TraceStore
-from demo.services import free_port, start_tansu
+from demo.kafka_node import start_kafka
 
 TYPES = ("OrderPlaced", "InventoryReserved", "PaymentCompleted", "OrderConfirmed", "Notified")
 SERVICES = ("order-service", "inventory-service", "payment-service", "order-service", "notify")
@@ -227,10 +227,10 @@ def run(
     threaded: list[Rate] = []
     with tempfile.TemporaryDirectory(prefix="trace-bench-") as tmp:
         workdir = Path(tmp)
-        port = free_port()
-        broker = start_tansu(port, workdir, name=f"tansu-bench-{port}")
+        node = start_kafka(workdir, name="kafka-trace-bench")
+        broker = node.process
         try:
-            bootstrap = f"127.0.0.1:{port}"
+            bootstrap = node.bootstrap
             produce(bootstrap, "bench.orders", events)
 
             def broker_cpu(measure: Any, *args: Any) -> Rate:

@@ -28,7 +28,8 @@ from collector.tracing.metrics import TraceMetrics
 from collector.tracing.otlp_wire import OtlpHttpSink
 from collector.tracing.span_export import SpanExport
 from collector.tracing.store import TraceStore
-from demo.services import free_port, start_tansu
+from demo.kafka_node import start_kafka
+from demo.services import free_port
 
 RECEIVER = textwrap.dedent("""
     import sys
@@ -75,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=200_000)
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="trace-export-bench-") as tmp:
-        workdir, port, rport = Path(tmp), free_port(), free_port()
+        workdir, rport = Path(tmp), free_port()
         receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(rport)])
-        broker = start_tansu(port, workdir, name=f"tansu-export-bench-{port}")
+        broker = start_kafka(workdir, name="kafka-export-bench")
         try:
-            bootstrap, endpoint = f"127.0.0.1:{port}", f"http://127.0.0.1:{rport}/v1/traces"
+            bootstrap, endpoint = broker.bootstrap, f"http://127.0.0.1:{rport}/v1/traces"
             produce(bootstrap, "bench.orders", args.events)
             for _ in range(args.runs):
                 floor = bare_rate(bootstrap, "bench.orders", args.events)
