@@ -57,6 +57,15 @@ def kafka(kafka_node: KafkaNode) -> str:
     return kafka_node.bootstrap
 
 
+@pytest.fixture(scope="module")
+def module_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private Apache Kafka for one test module: for modules whose topic names are fixed (the
+    demo pipeline's `orders.placed`, …) and so cannot share the session broker."""
+    node = start_kafka(tmp_path_factory.mktemp("kafka"), name="kafka-module")
+    yield node.bootstrap
+    node.stop()
+
+
 @pytest.fixture
 def kafka_factory(tmp_path: Path) -> Iterator[Callable[..., KafkaNode]]:
     """Start private Apache Kafka nodes a test may kill, pause, restart or configure

@@ -69,6 +69,12 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: 
 
 
 @pytest.fixture(scope="module")
+def kafka(module_kafka: str) -> str:
+    """The demo pipeline's topic names are fixed: this module gets a broker of its own."""
+    return module_kafka
+
+
+@pytest.fixture(scope="module")
 def vhost():
     """A vhost of our own on the shared RabbitMQ, deleted afterwards."""
     name = f"eventscope-demo-{uuid.uuid4().hex[:8]}"

@@ -57,3 +57,25 @@ def test_no_correlation_id_reaches_a_metric_label(demo_stack: DemoStack):
     assert "eventscope_" in exposition
     leaked = [i for i in ids if i in exposition]
     assert leaked == []
+
+
+def test_the_demo_runs_apache_kafka_with_real_members_and_states(demo_stack: DemoStack):
+    """On Apache Kafka (not Tansu, which reports no members) every running demo service's group
+    is Stable with its one member, as `kafka-consumer-groups --describe` would say."""
+    assert demo_stack.state()["kafka_broker"] == "apache"
+    labels = 'cluster_name="demo-kafka", group=~"inventory-service|payment-service"'
+
+    def members():
+        rows = demo_stack.prom_query(f"eventscope_consumer_group_members{{{labels}}}")
+        got = {r["metric"]["group"]: float(r["value"][1]) for r in rows}
+        return got if len(got) == 2 else None
+
+    assert wait_until(members, 90, "member counts of two demo groups") == {
+        "inventory-service": 1.0,
+        "payment-service": 1.0,
+    }
+    stable = demo_stack.prom_query(f'eventscope_consumer_group_state{{{labels}, state="Stable"}}')
+    assert {r["metric"]["group"]: r["value"][1] for r in stable} == {
+        "inventory-service": "1",
+        "payment-service": "1",
+    }

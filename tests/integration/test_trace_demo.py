@@ -37,6 +37,12 @@ STATUS_OF_OUTCOME = {
 }
 
 
+@pytest.fixture(scope="module")
+def kafka(module_kafka: str) -> str:
+    """The demo pipeline's topic names are fixed: this module gets a broker of its own."""
+    return module_kafka
+
+
 @pytest.fixture
 def vhost() -> Iterator[str]:
     name = f"eventscope-trace-demo-{uuid.uuid4().hex[:8]}"
