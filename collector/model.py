@@ -51,6 +51,9 @@ class GroupSample:
     state: str = "Unknown"  # Stable, Empty, PreparingRebalance, CompletingRebalance, Dead, Unknown
     members: int | None = None  # None: the broker did not say (never invent a count)
     committed: Mapping[TopicPartition, int] = field(default_factory=dict)
+    # why the broker's answer for this group is missing ("" = read fine), e.g.
+    # "OffsetFetch denied: GROUP_AUTHORIZATION_FAILED"; the group is then evaluated ERR
+    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,9 @@ class ClusterSnapshot:
     groups: tuple[GroupSample, ...] = ()
     # timestamp (Unix s) of the record at a group's committed offset: (group, tp) → ts
     commit_timestamps: Mapping[tuple[str, TopicPartition], float] = field(default_factory=dict)
+    # partitions whose end offset could not be read this poll, with why: absent from
+    # end_offsets, and a group reading one is evaluated ERR for it (not silently skipped)
+    end_offset_errors: Mapping[TopicPartition, str] = field(default_factory=dict)
     retention_seconds: Mapping[str, float] = field(default_factory=dict)
     queues: tuple[QueueSample, ...] = ()
     dead_letters: tuple[DeadLetterSample, ...] = ()

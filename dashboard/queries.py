@@ -195,4 +195,6 @@ def cluster_names() -> str:
 
 
 def group_names(cluster: str | None) -> str:
-    return f"group by ({GROUP_KEY}) ({selector(LAG_MESSAGES, cluster_name=cluster)})"
+    """Groups with lag series, and those with a status only: an ERR group has no lag series."""
+    lag, status = selector(LAG_MESSAGES, cluster_name=cluster), group_statuses(cluster)
+    return f"group by ({GROUP_KEY}) ({lag} or {status})"

@@ -36,13 +36,14 @@ log = logging.getLogger(__name__)
 # librdkafka reports every failed reconnect; the poller already logs once per state change
 rdkafka_log = logging.getLogger("eventscope.librdkafka")
 
+# cluster-wide: nothing can be read, the poll fails (collector_up=0, auth_failed=1)
 _AUTH_CODES = {
     KafkaError.SASL_AUTHENTICATION_FAILED,
     KafkaError._AUTHENTICATION,
-    KafkaError.TOPIC_AUTHORIZATION_FAILED,
-    KafkaError.GROUP_AUTHORIZATION_FAILED,
     KafkaError.CLUSTER_AUTHORIZATION_FAILED,
 }
+# one group or topic refused: that group/partition becomes ERR, the others keep reporting
+_DENIED_CODES = {KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED}
 _STATE_NAMES = {
     "STABLE": "Stable",
     "EMPTY": "Empty",
@@ -91,7 +92,10 @@ class KafkaAdapter:
             **config.client,
         }
         self._client_conf = client
-        self._admin = AdminClient(dict(client), logger=rdkafka_log)
+        # a wrong SASL password reaches requests only as timeouts; librdkafka reports the
+        # authentication failure itself through error_cb, remembered here (docs/reliability.md)
+        self._auth_error = ""
+        self._admin = AdminClient(dict(client), logger=rdkafka_log, error_cb=self._on_client_error)
         self._probe: Consumer | None = None
         self._stamps = StampCache()
         self._retention: dict[str, float] = {}
@@ -110,13 +114,19 @@ class KafkaAdapter:
         probe_by = None if self.poll_seconds is None else (
             time.monotonic() + PROBE_BY_SHARE * self.poll_seconds
         )  # fmt: skip
+        group_errors: dict[str, str] = {}  # per-group failures are data, not a failed poll
+        end_errors: dict[TopicPartition, str] = {}
         try:
             groups = self._timed(phases, "groups", lambda: self._groups(requests))
-            committed = self._timed(phases, "committed", lambda: self._committed(groups, requests))
+            committed = self._timed(
+                phases, "committed", lambda: self._committed(groups, requests, group_errors)
+            )
             topics = self._timed(phases, "metadata", lambda: self._topics(requests))
             wanted = topics  # every topic counts for throughput, not only those with groups
             end = self._timed(
-                phases, "end_offsets", lambda: self._offsets(wanted, OffsetSpec.latest(), requests)
+                phases,
+                "end_offsets",
+                lambda: self._offsets(wanted, OffsetSpec.latest(), requests, end_errors),
             )
             dlq_tps = {tp for tp in wanted if self._is_dlq(tp.topic)}
             start = self._timed(
@@ -131,18 +141,29 @@ class KafkaAdapter:
             )
             self._timed(phases, "configs", lambda: self._refresh_retention(wanted, requests))
         except (KafkaException, BrokerUnavailable, BrokerAuthError) as exc:
+            self._admin.poll(0)  # serve error_cb: it says whether the timeouts were SASL failures
+            auth_error = self._auth_error
             self._failures += 1
             if self._failures >= RECONNECT_AFTER_FAILURES:
                 # a handle whose requests hung (broker paused, network black hole) can stay
                 # wedged after the broker is back; fresh clients are cheap next to a blind spot
                 self._reset_clients()
+            if auth_error:
+                raise BrokerAuthError(auth_error) from exc
             if isinstance(exc, KafkaException):
                 raise _translate(exc.args[0] if exc.args else None, str(exc)) from exc
             raise
         self._failures = self._resets = 0
+        self._auth_error = ""
         self._polls += 1
         samples = tuple(
-            GroupSample(group=g, state=state, members=members, committed=committed.get(g, {}))
+            GroupSample(
+                group=g,
+                state=state,
+                members=members,
+                committed=committed.get(g, {}),
+                error=group_errors.get(g, ""),
+            )
             for g, (state, members) in sorted(groups.items())
         )
         return ClusterSnapshot(
@@ -153,6 +174,7 @@ class KafkaAdapter:
             start_offsets=start,
             groups=samples,
             commit_timestamps=stamps,
+            end_offset_errors=end_errors,
             retention_seconds={t: s for t, s in self._retention.items() if _has_topic(wanted, t)},
             requests=requests,
             phase_seconds=phases,
@@ -170,8 +192,14 @@ class KafkaAdapter:
             self._failures,
         )
         self.close()
-        self._admin = AdminClient(dict(self._client_conf), logger=rdkafka_log)
+        self._admin = AdminClient(
+            dict(self._client_conf), logger=rdkafka_log, error_cb=self._on_client_error
+        )
         self._failures = 0
+
+    def _on_client_error(self, err: KafkaError) -> None:
+        if err.code() in _AUTH_CODES:
+            self._auth_error = f"authentication or authorization failed: {err.str()}"
 
     # -- phases --------------------------------------------------------------------------------
 
@@ -223,9 +251,10 @@ class KafkaAdapter:
         return groups
 
     def _committed(
-        self, groups: Mapping[str, Any], requests: dict[str, int]
+        self, groups: Mapping[str, Any], requests: dict[str, int], errors: dict[str, str]
     ) -> dict[str, dict[TopicPartition, int]]:
-        """Committed offsets per group; OffsetFetch calls run concurrently, bounded."""
+        """Committed offsets per group; OffsetFetch calls run concurrently, bounded. A group
+        the broker refuses (denied, coordinator not available) lands in `errors`, not `out`."""
         out: dict[str, dict[TopicPartition, int]] = {}
 
         def submit(group: str) -> Future[Any]:
@@ -241,7 +270,7 @@ class KafkaAdapter:
             except KafkaException as exc:
                 if _is_fatal(exc):
                     raise
-                log.debug("offset fetch for group %s failed: %s", group, exc)
+                errors[group] = _failure("OffsetFetch", exc)
                 return
             offsets: dict[TopicPartition, int] = {}
             for ktp in res.topic_partitions:
@@ -266,7 +295,11 @@ class KafkaAdapter:
         return tps
 
     def _offsets(
-        self, tps: set[TopicPartition], spec: OffsetSpec, requests: dict[str, int]
+        self,
+        tps: set[TopicPartition],
+        spec: OffsetSpec,
+        requests: dict[str, int],
+        errors: dict[TopicPartition, str] | None = None,
     ) -> dict[TopicPartition, int]:
         if not tps:
             return {}
@@ -280,7 +313,8 @@ class KafkaAdapter:
             except KafkaException as exc:
                 if _is_fatal(exc):
                     raise
-                log.debug("list_offsets for %s/%d failed: %s", ktp.topic, ktp.partition, exc)
+                if errors is not None:
+                    errors[TopicPartition(ktp.topic, ktp.partition)] = _failure("ListOffsets", exc)
         return out
 
     def _commit_timestamps(
@@ -415,7 +449,16 @@ def _is_fatal(exc: KafkaException) -> bool:
     )
 
 
+def _failure(request: str, exc: KafkaException) -> str:
+    """`OffsetFetch denied: GROUP_AUTHORIZATION_FAILED`, `ListOffsets failed: …`."""
+    err = exc.args[0] if exc.args else None
+    if not isinstance(err, KafkaError):
+        return f"{request} failed: {exc}"
+    verb = "denied" if err.code() in _DENIED_CODES else "failed"
+    return f"{request} {verb}: {err.name()}"
+
+
 def _translate(err: object, message: str) -> BrokerUnavailable | BrokerAuthError:
-    if isinstance(err, KafkaError) and err.code() in _AUTH_CODES:
+    if isinstance(err, KafkaError) and err.code() in _AUTH_CODES | _DENIED_CODES:
         return BrokerAuthError(f"authentication or authorization failed: {err.str()}")
     return BrokerUnavailable(message)

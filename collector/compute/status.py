@@ -6,7 +6,9 @@ move across the window; whether anyone is still there to commit comes from the g
 
 Rules, checked in this order (the first that applies wins):
 
-1. ERR    — the partition could not be read (reported by the caller).
+1. ERR    — the partition could not be read (reported by the caller): its end offset failed
+            this poll, or the whole group's offsets did (`evaluate_group`). ERR outranks every
+            other status, so a failure never reads OK.
 2. OK     — not enough observations yet to judge (fewer than `min_observations`).
 3. REWIND — the committed offset went backwards inside the window.
 4. OK     — the latest lag is 0: caught up (an idle topic with a caught-up consumer is healthy).
@@ -104,3 +106,12 @@ def worst(verdicts: Iterable[tuple[str, Verdict]]) -> Verdict:
     if verdict.status is Status.OK:
         return verdict
     return Verdict(verdict.status, f"{where}: {verdict.reason}")
+
+
+def evaluate_group(read_error: str, verdicts: Iterable[tuple[str, Verdict]]) -> Verdict:
+    """Rule 1 for a whole group: when its offsets could not be read (`read_error` says why, e.g.
+    "OffsetFetch denied: GROUP_AUTHORIZATION_FAILED") it is ERR with that reason, whatever
+    partitions remain; otherwise the worst partition (`worst`)."""
+    if read_error:
+        return Verdict(Status.ERR, read_error)
+    return worst(verdicts)

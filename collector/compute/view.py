@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from collector.compute.lag import partition_lag
-from collector.compute.status import Verdict, evaluate_partition, worst
+from collector.compute.status import Verdict, evaluate_group, evaluate_partition
 from collector.compute.timelag import TimeLag, exact_time_lag, interpolated_time_lag
 from collector.history import ClusterHistory
 from collector.model import (
@@ -18,6 +18,7 @@ from collector.model import (
     GroupRow,
     LagMethod,
     LagRow,
+    Status,
     TopicPartition,
 )
 from collector.sharding import ShardFilter
@@ -91,7 +92,10 @@ def _kafka_rows(
         for tp, offset in sorted(group.committed.items()):
             end = snap.end_offsets.get(tp)
             if end is None:
-                continue
+                failed = snap.end_offset_errors.get(tp)
+                if failed:  # its lag is unknown this poll: no series, and the group says ERR
+                    verdicts.append((f"{tp.topic}/{tp.partition}", Verdict(Status.ERR, failed)))
+                continue  # else the topic is gone or filtered out
             committed_topics[tp.topic].add(tp.partition)
             lag = partition_lag(offset, end)
             tl = time_lag(snap, history, group.group, tp, lag)
@@ -113,7 +117,7 @@ def _kafka_rows(
         uncommitted = {
             topic: len(partitions_of[topic] - parts) for topic, parts in committed_topics.items()
         }
-        verdict = worst(verdicts)
+        verdict = evaluate_group(group.error, verdicts)
         groups.append(
             GroupRow(
                 group=group.group,

@@ -31,6 +31,12 @@ from dashboard.settings import (
             queries.group_statuses("local"),
             'eventscope_consumer_group_status{cluster_name="local"} == 1',
         ),
+        (  # an ERR group has a status but no lag series: it must still be selectable
+            queries.group_names("local"),
+            "group by (broker, cluster_name, group) "
+            '(eventscope_consumer_lag_messages{cluster_name="local"} '
+            'or eventscope_consumer_group_status{cluster_name="local"} == 1)',
+        ),
         (queries.total_backlog(None), "sum(eventscope_consumer_lag_messages)"),
         (
             queries.produce_rate_total(None, "1m"),

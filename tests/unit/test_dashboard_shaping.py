@@ -108,6 +108,18 @@ def test_lag_table_keeps_a_group_that_has_no_status_yet() -> None:
     assert table[["group", "status"]].values.tolist() == [["a", ""]]
 
 
+def test_lag_table_shows_an_err_group_without_lag_series_first_with_its_reason() -> None:
+    msgs, secs, _, thr, no_thr = frames({"a": (5, 1, "STOP")}, {})
+    status = shaping.vector_frame(
+        vec([({**group(g), "status": st}, "1") for g, st in (("a", "STOP"), ("b", "ERR"))]),
+        [*G, "status"],
+    )
+    why = "OffsetFetch denied: GROUP_AUTHORIZATION_FAILED"
+    table = shaping.lag_table(msgs, secs, status, thr, no_thr, [{**group("b"), "reason": why}])
+    assert table[["group", "status", "reason"]].values.tolist()[0] == ["b", "ERR", why]
+    assert table.loc[table["group"] == "b", "lag_messages"].isna().all()  # unknown, not 0
+
+
 def test_partition_table_sorts_partitions_numerically() -> None:
     labels = ["broker", "cluster_name", "topic", "partition"]
     msgs = shaping.vector_frame(
