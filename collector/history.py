@@ -68,7 +68,8 @@ class ClusterHistory:
                     continue  # the topic is gone: no ghost partitions
                 key = (group.group, tp)
                 window = self.observations.get(key) or deque(maxlen=self.window)
-                window.append(Observation(now, offset, partition_lag(offset, snap.end_offsets[tp])))
+                end, readable = snap.end_offsets[tp], snap.readable_offsets.get(key)
+                window.append(Observation(now, offset, partition_lag(offset, end, readable)))
                 seen[key] = window
                 gt = (group.group, tp.topic)
                 per_group_topic[gt] = per_group_topic.get(gt, 0) + offset

@@ -97,11 +97,15 @@ class ClusterSnapshot:
     end_offsets: Mapping[TopicPartition, int] = field(default_factory=dict)
     start_offsets: Mapping[TopicPartition, int] = field(default_factory=dict)
     groups: tuple[GroupSample, ...] = ()
-    # timestamp (Unix s) of the record at a group's committed offset: (group, tp) → ts
+    # timestamp (Unix s) of the first record a group reads from its committed offset (the record
+    # at that offset, or the next one past transaction markers): (group, tp) → ts
     commit_timestamps: Mapping[tuple[str, TopicPartition], float] = field(default_factory=dict)
     # partitions whose end offset could not be read this poll, with why: absent from
     # end_offsets, and a group reading one is evaluated ERR for it (not silently skipped)
     end_offset_errors: Mapping[TopicPartition, str] = field(default_factory=dict)
+    # first offset a read_committed reader receives at or after the committed one, where it is
+    # past it (markers and aborted records between are not lag): (group, tp) → offset
+    readable_offsets: Mapping[tuple[str, TopicPartition], int] = field(default_factory=dict)
     retention_seconds: Mapping[str, float] = field(default_factory=dict)
     queues: tuple[QueueSample, ...] = ()
     dead_letters: tuple[DeadLetterSample, ...] = ()

@@ -10,7 +10,9 @@ Requests per poll (counted in `requests`): one ListGroups, one DescribeGroups pe
 OffsetFetch per group (librdkafka takes one group per call; issued concurrently, bounded by
 `max_concurrency`), one Metadata, one ListOffsets batch per leader for latest (and for earliest
 on DLQ topics), and one consumer fetch for the lagging partitions when lag seconds is `exact`
-(none when no lagging group's committed offset moved since the last poll: `StampCache`).
+(none when no lagging group's committed offset moved since the last poll: `FirstRecordCache`).
+That fetch also finds the transaction markers and aborted records at a committed offset, which
+are not lag (`kafka_probe`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, 
 from confluent_kafka import TopicPartition as KTopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, OffsetSpec
 
-from collector.brokers.kafka_probe import StampCache, fetch_commit_timestamps
+from collector.brokers.kafka_probe import (
+    FirstRecord,
+    FirstRecordCache,
+    fetch_first_records,
+    snapshot_fields,
+)
 from collector.config import KafkaCluster
 from collector.errors import BrokerAuthError, BrokerUnavailable
 from collector.model import Broker, ClusterSnapshot, GroupSample, TopicPartition
@@ -97,7 +104,7 @@ class KafkaAdapter:
         self._auth_error = ""
         self._admin = AdminClient(dict(client), logger=rdkafka_log, error_cb=self._on_client_error)
         self._probe: Consumer | None = None
-        self._stamps = StampCache()
+        self._first_records = FirstRecordCache()
         self._retention: dict[str, float] = {}
         # topics whose config was read, with or without retention.ms (Tansu reports none): a
         # topic without it must not trigger a DescribeConfigs on every poll
@@ -134,7 +141,7 @@ class KafkaAdapter:
                 "start_offsets",
                 lambda: self._offsets(dlq_tps, OffsetSpec.earliest(), requests),
             )
-            stamps = self._timed(
+            stamps, readable = self._timed(
                 phases,
                 "commit_timestamps",
                 lambda: self._commit_timestamps(committed, end, requests, probe_by),
@@ -175,6 +182,7 @@ class KafkaAdapter:
             groups=samples,
             commit_timestamps=stamps,
             end_offset_errors=end_errors,
+            readable_offsets=readable,
             retention_seconds={t: s for t, s in self._retention.items() if _has_topic(wanted, t)},
             requests=requests,
             phase_seconds=phases,
@@ -323,10 +331,10 @@ class KafkaAdapter:
         end: Mapping[TopicPartition, int],
         requests: dict[str, int],
         probe_by: float | None,
-    ) -> dict[tuple[str, TopicPartition], float]:
+    ) -> tuple[dict[tuple[str, TopicPartition], float], dict[tuple[str, TopicPartition], int]]:
         settings = self.config.lag_seconds
         if settings.method != "exact":
-            return {}
+            return {}, {}
         wanted = {
             (group, tp): offset
             for group, offsets in committed.items()
@@ -334,19 +342,19 @@ class KafkaAdapter:
             if tp in end and offset < end[tp]
         }
         if not wanted or len(wanted) > settings.exact_max_partitions:
-            return {}
-        known, missing = self._stamps.split(wanted, end)
+            return {}, {}
+        known, missing = self._first_records.split(wanted, end)
         if missing:
             known.update(self._probe_stamps(missing, requests, probe_by))
-        self._stamps.keep(wanted, known)
-        return known
+        self._first_records.keep(wanted, known)
+        return snapshot_fields(wanted, known)
 
     def _probe_stamps(
         self,
         wanted: Mapping[tuple[str, TopicPartition], int],
         requests: dict[str, int],
         probe_by: float | None,
-    ) -> dict[tuple[str, TopicPartition], float]:
+    ) -> dict[tuple[str, TopicPartition], FirstRecord]:
         settings = self.config.lag_seconds
         budget = self._probe_budget(probe_by)
         if budget <= 0:
@@ -360,13 +368,18 @@ class KafkaAdapter:
                     "group.id": f"eventscope-probe-{self.cluster}",  # assign() only: never joins
                     "enable.auto.commit": False,
                     "enable.partition.eof": True,
+                    # what a transactional topic's readers get: markers and aborted records
+                    # are skipped, so the first record read is the first one a reader will get
+                    "isolation.level": "read_committed",
+                    # an offset retention removed must not jump to the end and look caught up
+                    "auto.offset.reset": "error",
                     "fetch.max.bytes": settings.fetch_max_bytes,
                     "max.partition.fetch.bytes": max(1024, settings.fetch_max_bytes // 64),
                     "fetch.wait.max.ms": settings.fetch_wait_max_ms,
                 },
             )
         _count(requests, "fetch")
-        return fetch_commit_timestamps(self._probe, wanted, budget)
+        return fetch_first_records(self._probe, wanted, budget)
 
     def _probe_budget(self, probe_by: float | None) -> float:
         """Seconds the probe may take: its own budget, the request timeout, and (when the poll

@@ -2,8 +2,8 @@
 
 Two methods (the `method` label says which ran):
 
-* **exact** — the timestamp of the record at the committed offset (read by the adapter):
-  `age = now - timestamp`.
+* **exact** — the timestamp of the record at the committed offset (read by the adapter; on a
+  transactional topic the first record past the markers there): `age = now - timestamp`.
 * **interpolated** — kafka-lag-exporter's method, from a bounded table of (end offset, time
   first seen) points per partition. The record at committed offset `c` was written between the
   two polls whose end offsets bracket it, so its time is interpolated linearly:

@@ -69,13 +69,14 @@ def time_lag(
     """Exact when the adapter read the record's timestamp, interpolated otherwise."""
     now = snap.taken_at
     if lag == 0:
-        method = LagMethod.EXACT if snap.commit_timestamps else LagMethod.INTERPOLATED
+        probed = snap.commit_timestamps or snap.readable_offsets
+        method = LagMethod.EXACT if probed else LagMethod.INTERPOLATED
         return TimeLag(0.0, method)
     stamp = snap.commit_timestamps.get((group, tp))
     if stamp is not None:
         return exact_time_lag(now, stamp)
-    committed = snap.end_offsets[tp] - lag
-    return interpolated_time_lag(now, history.end_points.get(tp, ()), committed)
+    oldest_unread = snap.end_offsets[tp] - lag  # past markers, when the probe found them
+    return interpolated_time_lag(now, history.end_points.get(tp, ()), oldest_unread)
 
 
 def _kafka_rows(
@@ -97,7 +98,7 @@ def _kafka_rows(
                     verdicts.append((f"{tp.topic}/{tp.partition}", Verdict(Status.ERR, failed)))
                 continue  # else the topic is gone or filtered out
             committed_topics[tp.topic].add(tp.partition)
-            lag = partition_lag(offset, end)
+            lag = partition_lag(offset, end, snap.readable_offsets.get((group.group, tp)))
             tl = time_lag(snap, history, group.group, tp, lag)
             lags.append(
                 LagRow(

@@ -115,7 +115,9 @@ FAMILIES: tuple[Family, ...] = (
         "consumer_lag_messages",
         Kind.GAUGE,
         PARTITION_LABELS,
-        "Backlog: Kafka end offset minus committed offset, clipped at 0; RabbitMQ ready + "
+        "Backlog: Kafka end offset minus committed offset (or minus the first offset a "
+        "read_committed reader receives, past transaction markers, when lag seconds is exact), "
+        "clipped at 0; RabbitMQ ready + "
         "unacknowledged messages; SQS visible + in-flight messages (queues: "
         'partition="").' + _POLLED,
     ),
@@ -124,7 +126,7 @@ FAMILIES: tuple[Family, ...] = (
         Kind.GAUGE,
         (*PARTITION_LABELS, "method"),
         "Age of the oldest unconsumed message, 0 when caught up; method = exact (timestamp of "
-        "the record at the committed offset), interpolated (from end-offset history), "
+        "the first record read from the committed offset), interpolated (from end-offset history), "
         "head_timestamp (RabbitMQ head message) or cloudwatch_age (SQS "
         "ApproximateAgeOfOldestMessage)." + _POLLED,
     ),
