@@ -115,8 +115,8 @@ FAMILIES: tuple[Family, ...] = (
         "consumer_lag_messages",
         Kind.GAUGE,
         PARTITION_LABELS,
-        "Backlog: Kafka end offset minus committed offset (minus the log start offset when "
-        "retention deleted past the commit: only what can still be read), clipped at 0; "
+        "Backlog: Kafka end offset minus committed offset, or minus the log start offset when "
+        "retention deleted past the commit (only what can still be read), clipped at 0; "
         "RabbitMQ ready + "
         "unacknowledged messages; SQS visible + in-flight messages (queues: "
         'partition="").' + _POLLED,
