@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from collector.compute.counters import Counter, positive_only, reset_aware, start_counter
 from collector.compute.lag import partition_lag
+from collector.compute.loss import count_lost, readable_from
 from collector.compute.status import Observation
 from collector.compute.timelag import add_end_point
 from collector.model import ClusterSnapshot, QueueSample, TopicPartition
@@ -31,6 +32,10 @@ class ClusterHistory:
     produced: dict[str, Counter] = field(default_factory=dict)  # per topic or queue
     consumed: dict[tuple[str, str], Counter] = field(default_factory=dict)  # (group, topic)
     dead_lettered: dict[tuple[str, str, str], Counter] = field(default_factory=dict)
+    # messages deleted unread (collector/compute/loss.py): marks per group partition, totals
+    # per (group, topic); every committed (group, topic) has a total, 0 until something is lost
+    loss_marks: dict[GroupPartition, int] = field(default_factory=dict)
+    lost: dict[tuple[str, str], int] = field(default_factory=dict)
     requests_total: dict[str, int] = field(default_factory=dict)
     last_success_at: float | None = None
     poll_overruns: int = 0
@@ -62,19 +67,30 @@ class ClusterHistory:
     def _observe_commits(self, snap: ClusterSnapshot, now: float) -> None:
         seen: dict[GroupPartition, deque[Observation]] = {}
         per_group_topic: dict[tuple[str, str], int] = {}
+        marks: dict[GroupPartition, int] = {}
+        lost: dict[tuple[str, str], int] = {}
         for group in snap.groups:
             for tp, offset in group.committed.items():
                 if tp not in snap.end_offsets:
                     continue  # the topic is gone: no ghost partitions
                 key = (group.group, tp)
-                window = self.observations.get(key) or deque(maxlen=self.window)
-                end, readable = snap.end_offsets[tp], snap.readable_offsets.get(key)
-                window.append(Observation(now, offset, partition_lag(offset, end, readable)))
-                seen[key] = window
                 gt = (group.group, tp.topic)
+                start = snap.start_offsets.get(tp)
+                end, first = snap.end_offsets[tp], snap.readable_offsets.get(key)
+                lag = partition_lag(readable_from(offset, start), end, first)
+                window = self.observations.get(key) or deque(maxlen=self.window)
+                window.append(Observation(now, offset, lag))
+                seen[key] = window
                 per_group_topic[gt] = per_group_topic.get(gt, 0) + offset
+                step = count_lost(
+                    self.loss_marks.get(key), offset, offset if start is None else start
+                )
+                if step.mark is not None:
+                    marks[key] = step.mark
+                lost[gt] = lost.get(gt, self.lost.get(gt, 0)) + step.counted
         self.observations = seen
         self.consumed = _advance(self.consumed, per_group_topic, positive_only)
+        self.loss_marks, self.lost = marks, lost
 
     def _observe_queues(self, snap: ClusterSnapshot, now: float) -> None:
         windows: dict[str, deque[tuple[float, QueueSample]]] = {}

@@ -154,6 +154,8 @@ class ClusterView:
     groups: tuple[GroupRow, ...] = ()
     produced_total: Mapping[str, int] = field(default_factory=dict)
     consumed_total: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (group, topic)
+    # messages retention deleted before the group read them (group, topic); compute/loss.py
+    lost_total: Mapping[tuple[str, str], int] = field(default_factory=dict)
     end_offsets: Mapping[TopicPartition, int] = field(default_factory=dict)
     retention_seconds: Mapping[str, float] = field(default_factory=dict)
     dead_letters: tuple[DeadLetterSample, ...] = ()

@@ -8,11 +8,11 @@ lands between the two reads can only make lag look larger, never negative.
 
 Requests per poll (counted in `requests`): one ListGroups, one DescribeGroups per 1,000 groups, one
 OffsetFetch per group (librdkafka takes one group per call; issued concurrently, bounded by
-`max_concurrency`), one Metadata, one ListOffsets batch per leader for latest (and for earliest
-on DLQ topics), and one consumer fetch for the lagging partitions when lag seconds is `exact`
-(none when no lagging group's committed offset moved since the last poll: `FirstRecordCache`).
-That fetch also finds the transaction markers and aborted records at a committed offset, which
-are not lag (`kafka_probe`).
+`max_concurrency`), one Metadata, one ListOffsets batch for latest, one for earliest (DLQ topics
+and every partition a group committed on: the log start that retention moves), and one consumer
+fetch for the lagging partitions when lag seconds is `exact` (none when no lagging group's
+committed offset moved since the last poll: `FirstRecordCache`). That fetch also finds the
+transaction markers and aborted records at a committed offset, which are not lag (`kafka_probe`).
 """
 
 from __future__ import annotations
@@ -135,16 +135,21 @@ class KafkaAdapter:
                 "end_offsets",
                 lambda: self._offsets(wanted, OffsetSpec.latest(), requests, end_errors),
             )
-            dlq_tps = {tp for tp in wanted if self._is_dlq(tp.topic)}
+            # log start offsets: DLQ depth, and messages retention deleted before a group read
+            # them (every committed partition); one ListOffsets-earliest batch for both
+            earliest = {tp for tp in wanted if self._is_dlq(tp.topic)} | _committed_tps(
+                committed, wanted
+            )
             start = self._timed(
                 phases,
                 "start_offsets",
-                lambda: self._offsets(dlq_tps, OffsetSpec.earliest(), requests),
+                lambda: self._offsets(earliest, OffsetSpec.earliest(), requests),
             )
+            resume = _readable(committed, start)  # a deleted offset has no record to stamp
             stamps, readable = self._timed(
                 phases,
                 "commit_timestamps",
-                lambda: self._commit_timestamps(committed, end, requests, probe_by),
+                lambda: self._commit_timestamps(resume, end, requests, probe_by),
             )
             self._timed(phases, "configs", lambda: self._refresh_retention(wanted, requests))
         except (KafkaException, BrokerUnavailable, BrokerAuthError) as exc:
@@ -439,6 +444,22 @@ def bounded_concurrently(
         done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
         for fut in done:
             collect(pending.pop(fut), fut)
+
+
+def _committed_tps(
+    committed: Mapping[str, Mapping[TopicPartition, int]], known: set[TopicPartition]
+) -> set[TopicPartition]:
+    return {tp for offsets in committed.values() for tp in offsets if tp in known}
+
+
+def _readable(
+    committed: Mapping[str, Mapping[TopicPartition, int]], start: Mapping[TopicPartition, int]
+) -> dict[str, dict[TopicPartition, int]]:
+    """Where each group resumes: its committed offset, or the log start retention moved past it."""
+    return {
+        g: {tp: max(o, start.get(tp, o)) for tp, o in offsets.items()}
+        for g, offsets in committed.items()
+    }
 
 
 def _has_topic(tps: set[TopicPartition], topic: str) -> bool:

@@ -9,16 +9,19 @@ Rules, checked in this order (the first that applies wins):
 1. ERR    — the partition could not be read (reported by the caller): its end offset failed
             this poll, or the whole group's offsets did (`evaluate_group`). ERR outranks every
             other status, so a failure never reads OK.
-2. OK     — not enough observations yet to judge (fewer than `min_observations`).
-3. REWIND — the committed offset went backwards inside the window.
-4. OK     — the latest lag is 0: caught up (an idle topic with a caught-up consumer is healthy).
-5. STOP   — the offset is frozen across the window, lag > 0, and the group has no members
+2. ERR    — retention deleted messages the group had not read: its committed offset is below the
+            partition's log start offset (`lost` > 0, see compute/loss.py). Judged at once, with
+            no window: the loss has happened, and the group cannot resume where it committed.
+3. OK     — not enough observations yet to judge (fewer than `min_observations`).
+4. REWIND — the committed offset went backwards inside the window.
+5. OK     — the latest lag is 0: caught up (an idle topic with a caught-up consumer is healthy).
+6. STOP   — the offset is frozen across the window, lag > 0, and the group has no members
             (nobody is consuming).
-6. STALL  — the offset is frozen across the window, lag > 0, and members are present (consumers
+7. STALL  — the offset is frozen across the window, lag > 0, and members are present (consumers
             are there but not advancing).
-7. WARN   — offsets move but lag never decreased across the window and ended higher than it
+8. WARN   — offsets move but lag never decreased across the window and ended higher than it
             started (falling behind).
-8. OK     — otherwise.
+9. OK     — otherwise.
 
 A group's status is the worst of its partitions (`Status` orders them).
 """
@@ -46,30 +49,38 @@ class Verdict:
 
 
 def rewound(window: Sequence[Observation]) -> bool:
-    """Rule 3: the committed offset went backwards between two observations."""
+    """Rule 4: the committed offset went backwards between two observations."""
     return any(b.offset < a.offset for a, b in itertools.pairwise(window))
 
 
 def caught_up(window: Sequence[Observation]) -> bool:
-    """Rule 4: the latest lag is zero."""
+    """Rule 5: the latest lag is zero."""
     return window[-1].lag == 0
 
 
 def frozen(window: Sequence[Observation]) -> bool:
-    """Rules 5/6: one committed offset across the whole window."""
+    """Rules 6/7: one committed offset across the whole window."""
     return len({o.offset for o in window}) == 1
 
 
+def deleted_unread(lost: int) -> bool:
+    """Rule 2: retention moved the log start past the committed offset."""
+    return lost > 0
+
+
 def falling_behind(window: Sequence[Observation]) -> bool:
-    """Rule 7: lag never decreased and ended higher than it started."""
+    """Rule 8: lag never decreased and ended higher than it started."""
     lags = [o.lag for o in window]
     return all(b >= a for a, b in itertools.pairwise(lags)) and lags[-1] > lags[0]
 
 
 def evaluate_partition(
-    window: Sequence[Observation], members: int | None, min_observations: int
+    window: Sequence[Observation], members: int | None, min_observations: int, lost: int = 0
 ) -> Verdict:
-    """Status of one partition from its window (oldest first); see the module rules."""
+    """Status of one partition from its window (oldest first) and the messages retention
+    deleted unread right now (`lost`); see the module rules."""
+    if deleted_unread(lost):
+        return Verdict(Status.ERR, f"retention deleted {lost} unread messages")
     if len(window) < max(1, min_observations):
         return Verdict(Status.OK, "not enough observations yet")
     span = window[-1].time - window[0].time

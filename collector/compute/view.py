@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from collector.compute.lag import partition_lag
+from collector.compute.loss import lost_unread, readable_from
 from collector.compute.status import Verdict, evaluate_group, evaluate_partition
 from collector.compute.timelag import TimeLag, exact_time_lag, interpolated_time_lag
 from collector.history import ClusterHistory
@@ -53,6 +54,7 @@ def build_view(
         groups=tuple(groups),
         produced_total={k: c.total for k, c in history.produced.items() if own(k)},
         consumed_total={k: c.total for k, c in history.consumed.items()},
+        lost_total=dict(history.lost),
         end_offsets={tp: o for tp, o in snap.end_offsets.items() if own(tp.topic)},
         retention_seconds={t: s for t, s in snap.retention_seconds.items() if own(t)},
         dead_letters=tuple(d for d in dead_letters if own(d.dlq)),
@@ -98,7 +100,11 @@ def _kafka_rows(
                     verdicts.append((f"{tp.topic}/{tp.partition}", Verdict(Status.ERR, failed)))
                 continue  # else the topic is gone or filtered out
             committed_topics[tp.topic].add(tp.partition)
-            lag = partition_lag(offset, end, snap.readable_offsets.get((group.group, tp)))
+            start = snap.start_offsets.get(tp)
+            # deleted offsets can never be read, nor transaction markers: lag is what the group
+            # can still consume
+            first = snap.readable_offsets.get((group.group, tp))
+            lag = partition_lag(readable_from(offset, start), end, first)
             tl = time_lag(snap, history, group.group, tp, lag)
             lags.append(
                 LagRow(
@@ -113,7 +119,10 @@ def _kafka_rows(
                 )
             )
             window = tuple(history.observations.get((group.group, tp), ()))
-            verdict = evaluate_partition(window, group.members, settings.min_observations)
+            lost = 0 if start is None else lost_unread(offset, start)
+            verdict = evaluate_partition(
+                window, group.members, settings.min_observations, lost=lost
+            )
             verdicts.append((f"{tp.topic}/{tp.partition}", verdict))
         uncommitted = {
             topic: len(partitions_of[topic] - parts) for topic, parts in committed_topics.items()

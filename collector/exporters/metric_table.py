@@ -115,9 +115,10 @@ FAMILIES: tuple[Family, ...] = (
         "consumer_lag_messages",
         Kind.GAUGE,
         PARTITION_LABELS,
-        "Backlog: Kafka end offset minus committed offset (or minus the first offset a "
-        "read_committed reader receives, past transaction markers, when lag seconds is exact), "
-        "clipped at 0; RabbitMQ ready + "
+        "Backlog: Kafka end offset minus committed offset (or minus the log start offset when "
+        "retention deleted past the commit, or minus the first offset a read_committed reader "
+        "receives, past transaction markers, when lag seconds is exact), clipped at 0; "
+        "RabbitMQ ready + "
         "unacknowledged messages; SQS visible + in-flight messages (queues: "
         'partition="").' + _POLLED,
     ),
@@ -167,7 +168,9 @@ FAMILIES: tuple[Family, ...] = (
         Kind.GAUGE,
         (*GROUP_LABELS, "status"),
         "Burrow-style evaluation over the window of recent commits: 1 for the group's current "
-        "status (OK, WARN, STALL, STOP, REWIND, ERR), 0 for the others.",
+        "status (OK, WARN, STALL, STOP, REWIND, ERR), 0 for the others. ERR also when "
+        "retention deleted messages the group had not read (committed offset below the log "
+        "start offset).",
     ),
     Family(
         "consumer_group_members",
@@ -187,6 +190,14 @@ FAMILIES: tuple[Family, ...] = (
         Kind.COUNTER,
         (*GROUP_LABELS, "topic"),
         "Messages consumed: grows by positive commit deltas (Kafka) or acks (RabbitMQ) only.",
+    ),
+    Family(
+        "consumer_messages_lost",
+        Kind.COUNTER,
+        (*GROUP_LABELS, "topic"),
+        "Messages deleted (retention, DeleteRecords) before the group read them: per partition "
+        "log start offset minus committed offset, each offset counted once; 0 while nothing "
+        "was lost. Kafka only." + _POLLED,
     ),
     Family(
         "produced_messages",

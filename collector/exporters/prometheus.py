@@ -126,16 +126,18 @@ class ViewCollector(Collector):
 
     def _throughput(self, views: Iterable[ClusterView]) -> Iterator[Metric]:
         produced, consumed = counter("produced_messages"), counter("consumed_messages")
-        retention = gauge("topic_retention_seconds")
+        retention, lost = gauge("topic_retention_seconds"), counter("consumer_messages_lost")
         for v in views:
             key = [v.broker.value, v.cluster]
             for topic, total in sorted(v.produced_total.items()):
                 produced.add_metric([*key, topic], total)
             for (group, topic), total in sorted(v.consumed_total.items()):
                 consumed.add_metric([*key, group, topic], total)
+            for (group, topic), total in sorted(v.lost_total.items()):
+                lost.add_metric([*key, group, topic], total)
             for topic, secs in sorted(v.retention_seconds.items()):
                 retention.add_metric([*key, topic], secs)
-        yield from (produced, consumed, retention)
+        yield from (produced, consumed, retention, lost)
 
     def _dead_letters(self, views: Iterable[ClusterView]) -> Iterator[Metric]:
         depth, arrived = gauge("dlq_depth_messages"), counter("dead_lettered_messages")

@@ -32,8 +32,17 @@ def test_options_reach_the_config():
     assert (config.control, config.orders, config.order_rate) == ("127.0.0.1:8765", 30, 2.5)
     assert (config.poison_rate, config.seed) == (0.5, 7)
     assert config.kafka.session_timeout_ms == 10000
-    assert config.kafka.heartbeat_interval_ms == 500  # the Tansu default stays
+    assert config.kafka.heartbeat_interval_ms == 2000  # Apache Kafka's default stays
+    assert not config.kafka.one_record_per_batch  # producers batch on Apache Kafka
     assert config.rabbitmq.prefix == "x."
+
+
+def test_tansu_gets_its_workarounds_unless_a_timing_is_given():
+    tansu = config_from_args(parse_args([*KAFKA, "--kafka-broker", "tansu"])).kafka
+    assert (tansu.session_timeout_ms, tansu.heartbeat_interval_ms) == (2000, 500)
+    assert tansu.one_record_per_batch
+    argv = [*KAFKA, "--kafka-broker", "tansu", "--session-timeout-ms", "4000"]
+    assert config_from_args(parse_args(argv)).kafka.session_timeout_ms == 4000
 
 
 @pytest.mark.parametrize(

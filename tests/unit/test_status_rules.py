@@ -29,6 +29,15 @@ CASES = [
     (12, window((50, 0), (40, 10), (40, 10)), 1, Status.REWIND, "backwards"),  # rewind beats stall
 ]
 
+# rule 2: retention deleted messages the group had not read (lost = log start − committed > 0)
+LOST_CASES = [
+    # no, window, members, lost, expected status, words in reason
+    (13, window((10, 70)), 1, 120, Status.ERR, "deleted 120 unread"),  # at once, no window
+    (14, window((10, 70), (10, 70), (10, 70)), 0, 120, Status.ERR, "deleted 120"),  # beats STOP
+    (15, window((50, 0), (40, 10), (40, 10)), 1, 5, Status.ERR, "deleted 5"),  # beats REWIND
+    (16, window((10, 0), (20, 0), (30, 0)), 1, 0, Status.OK, "caught up"),  # nothing lost
+]
+
 
 @pytest.mark.parametrize(("no", "obs", "members", "expected", "words"), CASES)
 def test_rule_table(no, obs, members, expected, words):
@@ -48,3 +57,10 @@ def test_group_status_is_worst_partition_with_its_location():
 def test_stall_reason_reports_window_span():
     verdict = evaluate_partition(window((10, 5), (10, 8), (10, 12), step=20), 1, 3)
     assert "40 s" in verdict.reason and "lag is 12" in verdict.reason
+
+
+@pytest.mark.parametrize(("no", "obs", "members", "lost", "expected", "words"), LOST_CASES)
+def test_lost_rule_table(no, obs, members, lost, expected, words):
+    verdict = evaluate_partition(obs, members, min_observations=3, lost=lost)
+    assert verdict.status is expected, f"case {no}: {verdict}"
+    assert words in verdict.reason, f"case {no}: {verdict.reason}"
