@@ -224,7 +224,7 @@ def start_kafka(
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     formatted = subprocess.run(
         ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
-         "-t", cluster_id, "-c", str(home / "server.properties")],
+         f"--cluster-id={cluster_id}", "-c", str(home / "server.properties")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if formatted.returncode != 0:
