@@ -44,6 +44,21 @@ class TopicPartition:
 
 
 @dataclass(frozen=True)
+class GroupMember:
+    """One member of a Kafka consumer group as DescribeGroups reports it.
+
+    Carried to the JSON API only: member ids and hosts are unbounded and identify machines, so
+    they never become metric labels.
+    """
+
+    member_id: str
+    client_id: str
+    host: str
+    assignment: tuple[TopicPartition, ...] = ()
+    instance_id: str | None = None  # static membership (group.instance.id), when set
+
+
+@dataclass(frozen=True)
 class GroupSample:
     """One consumer group as the broker described it at poll time."""
 
@@ -51,6 +66,7 @@ class GroupSample:
     state: str = "Unknown"  # Stable, Empty, PreparingRebalance, CompletingRebalance, Dead, Unknown
     members: int | None = None  # None: the broker did not say (never invent a count)
     committed: Mapping[TopicPartition, int] = field(default_factory=dict)
+    member_list: tuple[GroupMember, ...] = ()  # empty when there are none or the broker hides them
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,7 @@ class GroupRow:
     state: str
     members: int | None
     folded: bool = False
+    member_list: tuple[GroupMember, ...] = ()  # Kafka only; see GroupMember
     uncommitted: Mapping[str, int] = field(default_factory=dict)  # topic → partitions w/o commit
     unacked: Mapping[str, int] = field(default_factory=dict)
     utilisation: Mapping[str, float] = field(default_factory=dict)
