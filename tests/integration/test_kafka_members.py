@@ -223,3 +223,37 @@ def test_stall_a_hung_consumer_stays_in_the_group_then_stop_when_it_leaves(kafka
         assert (stopped.state, stopped.members) == ("Empty", 0)
     finally:
         p.stop()
+
+
+def test_preparing_rebalance_while_a_member_holds_up_the_rebalance(kafka, members):
+    """A second member joins while the first is stuck in its revoke callback (as a consumer
+    flushing work before giving partitions up): the broker waits for the first to rejoin, so
+    the group is in PreparingRebalance, deterministically, until it lets go."""
+    topic, group = unique("rebalance"), unique("rebalance-g")
+    create_topic(kafka, topic, 2)
+    produce(kafka, topic, [3, 3])
+    let_go = threading.Event()
+    first = Member(kafka, group, topic, "first", on_revoke=lambda *_: let_go.wait(60))
+    members.append(first)
+    p = poller(kafka, group)
+    try:
+        wait_until(lambda: joined(first), 30, "the first member's assignment")
+        assert wait_until(lambda: row_of(p.poll_once(), group).state == "Stable", 30, "Stable")
+        members.append(Member(kafka, group, topic, "second"))
+
+        def state() -> str:
+            return row_of(p.poll_once(), group).state
+
+        wait_until(lambda: state() == "PreparingRebalance", 30, "PreparingRebalance")
+        assert state() == "PreparingRebalance"  # still: it waits for the first member
+        let_go.set()
+
+        def both_in() -> GroupRow | None:
+            row = row_of(p.poll_once(), group)
+            return row if row.state == "Stable" and row.members == 2 else None
+
+        row = wait_until(both_in, 60, "Stable with 2 members after the rebalance")
+        assert sorted(m.client_id for m in row.member_list) == ["first", "second"]
+    finally:
+        let_go.set()
+        p.stop()
