@@ -22,6 +22,7 @@ from confluent_kafka import TopicPartition as KTopicPartition
 from collector.brokers.kafka import KafkaAdapter
 from collector.compute.view import ViewSettings
 from collector.config import KafkaCluster, load_config
+from collector.exporters.group_detail import group_detail_json
 from collector.model import ClusterView, GroupRow, Status
 from collector.poller import ClusterPoller
 from collector.service import CollectorService
@@ -191,13 +192,17 @@ def test_stop_a_closed_consumer_left_the_group_with_lag(kafka, members):
     member.close()
     p = poller(kafka, group)
     try:
-        rows = [row_of(p.poll_once(), group) for _ in range(3)]
+        views = [p.poll_once() for _ in range(3)]
     finally:
         p.stop()
+    rows = [row_of(v, group) for v in views]
     assert [r.status for r in rows] == [Status.OK, Status.OK, Status.STOP]  # window of 3
     last = rows[-1]
     assert (last.state, last.members, last.member_list) == ("Empty", 0, ())
     assert "no members" in last.reason and "lag 7" in last.reason
+    detail = group_detail_json(views[-1], last)  # what /api/groups/{group} answers
+    assert detail["member_list"] == []
+    assert [(u["partition"], u["lag_messages"]) for u in detail["unassigned"]] == [(0, 7)]
 
 
 def test_stall_a_hung_consumer_stays_in_the_group_then_stop_when_it_leaves(kafka, members):
@@ -210,12 +215,13 @@ def test_stall_a_hung_consumer_stays_in_the_group_then_stop_when_it_leaves(kafka
     member.commit_sync(topic, 0, 4)  # and never polls again: stuck in its handler
     p = poller(kafka, group)
     try:
-        rows = [row_of(p.poll_once(), group) for _ in range(3)]
-        stalled = rows[-1]
+        views = [p.poll_once() for _ in range(3)]
+        stalled = row_of(views[-1], group)
         assert stalled.status is Status.STALL, stalled.reason
         assert (stalled.state, stalled.members) == ("Stable", 1)
-        assert [m.client_id for m in stalled.member_list] == ["hung-1"]
         assert "unchanged" in stalled.reason and "lag is 6" in stalled.reason
+        (hung,) = group_detail_json(views[-1], stalled)["member_list"]
+        assert (hung["client_id"], hung["lag_messages"]) == ("hung-1", 6)  # it owns the lag
         member.close()  # the same frozen offsets, now with nobody there: STOP
         stopped = wait_until(
             lambda: (r := row_of(p.poll_once(), group)).status is Status.STOP and r, 30, "STOP"
