@@ -5,6 +5,9 @@ Routes:
     GET  /healthz                    200 while the process serves
     GET  /api/clusters               per-cluster up/error/last poll
     GET  /api/groups                 every group with status, reason, state, members
+    GET  /api/groups/{group}?cluster=   one group: status, state, each member (client id, host,
+                                     assigned partitions, lag per member), unassigned partitions;
+                                     404 unknown group, 409 same name in several clusters
     GET  /api/topology               broker-side routing per cluster (EventBridge bus → rule →
                                      queue → service), rule failed invocations
     POST /api/alerts/webhook         Alertmanager webhook receiver (keeps the last N notifications)
@@ -35,6 +38,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from collector.exporters.exposition import render_exposition
+from collector.exporters.group_detail import find_group, group_detail_json
 from collector.model import ClusterView
 
 log = logging.getLogger(__name__)
@@ -120,6 +124,8 @@ class Handler(BaseHTTPRequestHandler):
             )
         if path == "/api/groups":
             return self._json(HTTPStatus.OK, {"groups": groups_json(self.ctx.views())})
+        if path.startswith("/api/groups/"):
+            return self._group(unquote(path[len("/api/groups/") :]), query.get("cluster"))
         if path == "/api/topology":
             return self._json(HTTPStatus.OK, {"clusters": self.ctx.topology()})
         if path == "/api/alerts/notifications":
@@ -154,6 +160,17 @@ class Handler(BaseHTTPRequestHandler):
         # the same bytes as prometheus_client.generate_latest, ~3x faster at 50k series
         body = render_exposition(self.ctx.registry.collect())
         self._send(HTTPStatus.OK, body, CONTENT_TYPE_LATEST)
+
+    def _group(self, group: str, cluster: str | None) -> None:
+        if not group:
+            return self._json(HTTPStatus.NOT_FOUND, {"error": "no group named in the path"})
+        found = find_group(self.ctx.views(), group, cluster)
+        if found.ambiguous:
+            body = {"error": found.error, "clusters": list(found.clusters)}
+            return self._json(HTTPStatus.CONFLICT, body)
+        if found.view is None or found.row is None:
+            return self._json(HTTPStatus.NOT_FOUND, {"error": found.error})
+        return self._json(HTTPStatus.OK, group_detail_json(found.view, found.row))
 
     def _traces(self, path: str, query: dict[str, str]) -> None:
         traces = self.ctx.traces

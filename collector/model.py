@@ -44,6 +44,21 @@ class TopicPartition:
 
 
 @dataclass(frozen=True)
+class GroupMember:
+    """One member of a Kafka consumer group as DescribeGroups reports it.
+
+    Carried to the JSON API only: member ids and hosts are unbounded and identify machines, so
+    they never become metric labels.
+    """
+
+    member_id: str
+    client_id: str
+    host: str
+    assignment: tuple[TopicPartition, ...] = ()
+    instance_id: str | None = None  # static membership (group.instance.id), when set
+
+
+@dataclass(frozen=True)
 class GroupSample:
     """One consumer group as the broker described it at poll time."""
 
@@ -54,6 +69,7 @@ class GroupSample:
     # why the broker's answer for this group is missing ("" = read fine), e.g.
     # "OffsetFetch denied: GROUP_AUTHORIZATION_FAILED"; the group is then evaluated ERR
     error: str = ""
+    member_list: tuple[GroupMember, ...] = ()  # empty when there are none or the broker hides them
 
 
 @dataclass(frozen=True)
@@ -136,6 +152,7 @@ class GroupRow:
     state: str
     members: int | None
     folded: bool = False
+    member_list: tuple[GroupMember, ...] = ()  # Kafka only; see GroupMember
     uncommitted: Mapping[str, int] = field(default_factory=dict)  # topic → partitions w/o commit
     unacked: Mapping[str, int] = field(default_factory=dict)
     utilisation: Mapping[str, float] = field(default_factory=dict)

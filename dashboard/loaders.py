@@ -139,6 +139,16 @@ def collector_groups(
         return _failed(err)
 
 
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def collector_group(
+    collector_url: str, timeout: float, token: str | None, group: str, cluster: str | None
+) -> Loaded[dict[str, Any]]:
+    try:
+        return Loaded(CollectorClient(collector_url, timeout, token=token).group(group, cluster))
+    except SourceError as err:
+        return _failed(err)
+
+
 @st.cache_data(ttl=TTL_SECONDS, max_entries=16, show_spinner=False)
 def notifications(
     collector_url: str, timeout: float, token: str | None

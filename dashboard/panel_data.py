@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard import alert_tables, journeys, loaders, queries, shaping
+from dashboard import alert_tables, journeys, loaders, members, queries, shaping
 from dashboard.flow import FlowGraph, build_flow_graph
 from dashboard.loaders import Loaded
 from dashboard.settings import DashboardSettings, ViewFilters, step_seconds
@@ -219,6 +219,46 @@ def lag_table(view: View, group: str | None = None) -> Loaded[pd.DataFrame]:
 def collector_groups(view: View) -> Loaded[list[dict[str, Any]]]:
     s = view.settings
     return loaders.collector_groups(s.collector_url, s.http_timeout_seconds, s.collector_token)
+
+
+@dataclass(frozen=True)
+class MembersPanel:
+    """The Consumer lag page's members table, and sentences for what the table cannot show."""
+
+    table: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+
+def group_members(view: View, group: str) -> Loaded[MembersPanel]:
+    """Members of `group` with lag per member, per cluster that has it, from the collector API
+    (`/api/groups` says which clusters and brokers; one `/api/groups/{group}` per Kafka one)."""
+    listed = collector_groups(view)
+    if listed.value is None:
+        return Loaded(problem=listed.problem, missing=listed.missing)
+    entries = [
+        g
+        for g in listed.value
+        if g.get("group") == group and view.cluster in (None, g.get("cluster_name"))
+    ]
+    if not entries:
+        note = f"The collector reports no group {group!r} right now."
+        return Loaded(MembersPanel(members.members_frame([]), (note,)))
+    s = view.settings
+    details: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for entry in entries:
+        if entry.get("broker") != "kafka":
+            notes.append(members.no_members_concept(entry))
+            continue
+        got = loaders.collector_group(
+            s.collector_url, s.http_timeout_seconds, s.collector_token, group,
+            str(entry.get("cluster_name", "")),
+        )  # fmt: skip
+        if got.value is None:
+            return Loaded(problem=got.problem, missing=got.missing)
+        details.append(got.value)
+        notes.extend(members.members_notes(got.value))
+    return Loaded(MembersPanel(members.members_frame(details), tuple(notes)))
 
 
 def alerts_table(view: View) -> Loaded[pd.DataFrame]:

@@ -186,6 +186,13 @@ class CollectorClient:
         body = self._http.get_json("/api/groups")
         return list(_field(body, "groups", self._http, "/api/groups"))
 
+    def group(self, group: str, cluster: str | None = None) -> dict[str, Any]:
+        """One group with its members and lag per member (`/api/groups/{group}`)."""
+        path = "/api/groups/" + url_quote(group, safe="")
+        body = self._http.get_json(path, {"cluster": cluster} if cluster else None)
+        _field(body, "member_list", self._http, "/api/groups/{group}")
+        return dict(body)
+
     def notifications(self) -> list[dict[str, Any]]:
         path = "/api/alerts/notifications"
         body = self._http.get_json(path)

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import replace
 from typing import Any
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException
@@ -36,7 +37,7 @@ from collector.brokers.kafka_probe import (
 )
 from collector.config import KafkaCluster
 from collector.errors import BrokerAuthError, BrokerUnavailable
-from collector.model import Broker, ClusterSnapshot, GroupSample, TopicPartition
+from collector.model import Broker, ClusterSnapshot, GroupMember, GroupSample, TopicPartition
 from collector.sharding import ShardFilter
 
 log = logging.getLogger(__name__)
@@ -169,14 +170,8 @@ class KafkaAdapter:
         self._auth_error = ""
         self._polls += 1
         samples = tuple(
-            GroupSample(
-                group=g,
-                state=state,
-                members=members,
-                committed=committed.get(g, {}),
-                error=group_errors.get(g, ""),
-            )
-            for g, (state, members) in sorted(groups.items())
+            replace(sample, committed=committed.get(name, {}), error=group_errors.get(name, ""))
+            for name, sample in sorted(groups.items())
         )
         return ClusterSnapshot(
             broker=Broker.KAFKA,
@@ -216,8 +211,9 @@ class KafkaAdapter:
 
     # -- phases --------------------------------------------------------------------------------
 
-    def _groups(self, requests: dict[str, int]) -> dict[str, tuple[str, int | None]]:
-        """Group name → (state, members): listed by the broker plus those named in config."""
+    def _groups(self, requests: dict[str, int]) -> dict[str, GroupSample]:
+        """Group name → its state and members (no offsets yet): listed by the broker plus those
+        named in config."""
         result = self._admin.list_consumer_groups(request_timeout=self._timeout).result()
         _count(requests, "list_groups")
         if result.errors:
@@ -233,26 +229,24 @@ class KafkaAdapter:
         names = {g for g in names if self.shard.owns(g)}
         if not names:
             return {}
-        groups: dict[str, tuple[str, int | None]] = {}
+        groups: dict[str, GroupSample] = {}
         ordered = sorted(names)
         for i in range(0, len(ordered), DESCRIBE_BATCH):
             groups.update(self._describe(ordered[i : i + DESCRIBE_BATCH], requests))
         return groups
 
-    def _describe(
-        self, names: list[str], requests: dict[str, int]
-    ) -> dict[str, tuple[str, int | None]]:
-        """State and member count of one batch of groups (one DescribeGroups call)."""
+    def _describe(self, names: list[str], requests: dict[str, int]) -> dict[str, GroupSample]:
+        """State, member count and members of one batch of groups (one DescribeGroups call)."""
         futures = self._admin.describe_consumer_groups(names, request_timeout=self._timeout)
         _count(requests, "describe_groups")
-        groups: dict[str, tuple[str, int | None]] = {}
+        groups: dict[str, GroupSample] = {}
         for name, fut in futures.items():
             try:
                 desc = fut.result()
             except KafkaException as exc:
                 if _is_fatal(exc):
                     raise
-                groups[name] = ("Unknown", None)
+                groups[name] = GroupSample(name, "Unknown", None)
                 continue
             state = _STATE_NAMES.get(getattr(desc.state, "name", "UNKNOWN"), "Unknown")
             if state == "Dead":
@@ -260,7 +254,8 @@ class KafkaAdapter:
             # Kafka reports members for live groups; an empty list on a Stable group means the
             # broker did not tell us (Tansu), so report no count rather than invent a zero
             members = len(desc.members) if desc.members or state == "Empty" else None
-            groups[name] = (state, members)
+            detail = tuple(sorted((_member(m) for m in desc.members or ()), key=_member_order))
+            groups[name] = GroupSample(name, state, members, member_list=detail)
         return groups
 
     def _committed(
@@ -460,6 +455,23 @@ def _readable(
         g: {tp: max(o, start.get(tp, o)) for tp, o in offsets.items()}
         for g, offsets in committed.items()
     }
+
+
+def _member(desc: Any) -> GroupMember:
+    """confluent-kafka's MemberDescription → GroupMember (assignment sorted, None-safe)."""
+    assignment = getattr(desc, "assignment", None)
+    tps = getattr(assignment, "topic_partitions", None) or ()
+    return GroupMember(
+        member_id=str(desc.member_id or ""),
+        client_id=str(desc.client_id or ""),
+        host=str(desc.host or ""),
+        assignment=tuple(sorted(TopicPartition(tp.topic, tp.partition) for tp in tps)),
+        instance_id=getattr(desc, "group_instance_id", None) or None,
+    )
+
+
+def _member_order(member: GroupMember) -> tuple[str, str, str]:
+    return (member.client_id, member.host, member.member_id)
 
 
 def _has_topic(tps: set[TopicPartition], topic: str) -> bool:

@@ -135,6 +135,7 @@ def _kafka_rows(
                 reason=verdict.reason,
                 state=group.state,
                 members=group.members,
+                member_list=group.member_list,
                 uncommitted={t: n for t, n in uncommitted.items() if n},
             )
         )

@@ -1,5 +1,6 @@
 """Consumer lag of one group: messages and seconds over time against its thresholds, status
-and reason, per-partition breakdown, consume vs produce rate. Deep link: ?group=…"""
+and reason, per-partition breakdown, members with lag per member (Kafka), consume vs produce
+rate. Deep link: ?group=…"""
 
 import streamlit as st
 
@@ -59,6 +60,14 @@ def group_panel(group: str) -> None:
     show_problems([partitions])
     if partitions.value is not None:
         table(partitions.value)
+    st.subheader("Members")
+    found = panel_data.group_members(view, group)
+    show_problems([found])
+    if found.value is not None:
+        for note in found.value.notes:
+            st.info(note)
+        if not found.value.table.empty:
+            table(found.value.table)
     st.subheader("Consume vs produce rate")
     show_problems([consume, produce])
     if consume.value is not None and produce.value is not None:

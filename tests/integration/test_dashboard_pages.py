@@ -223,6 +223,19 @@ TRACES = {
         }
     ],
 }
+BILLING_DETAIL = {  # /api/groups/billing?cluster=local: two members, one partition unowned
+    **BILLING, "status": "STALL", "reason": "commits frozen while lag > 0", "state": "Stable",
+    "members": 2, "folded": False, "lag_messages": 420,
+    "member_list": [
+        {"member_id": "billing-1-5f2c", "client_id": "billing-1", "host": "/10.0.0.7",
+         "instance_id": None, "lag_messages": 300, "lag_seconds": 95.0,
+         "partitions": [{"topic": "orders", "partition": 0, "lag_messages": 300}]},
+        {"member_id": "billing-2-9a1e", "client_id": "billing-2", "host": "/10.0.0.8",
+         "instance_id": None, "lag_messages": 0, "lag_seconds": None,
+         "partitions": [{"topic": "orders", "partition": 2, "lag_messages": 0}]},
+    ],
+    "unassigned": [{"topic": "orders", "partition": 1, "lag_messages": 120}],
+}  # fmt: skip
 NOTIFICATIONS = [
     {
         "receiver": "dashboard",
@@ -274,7 +287,10 @@ class FakeCollector(BaseHTTPRequestHandler):
                 "state": "Stable",
                 "members": 1,
             }
-            return self._json(HTTPStatus.OK, {"groups": [group]})
+            queue = {**NOTIFY, "status": "OK", "reason": "", "state": "Stable", "members": 2}
+            return self._json(HTTPStatus.OK, {"groups": [group, queue]})
+        if path == "/api/groups/billing" and params.get("cluster") == "local":
+            return self._json(HTTPStatus.OK, BILLING_DETAIL)
         if path == "/api/alerts/notifications":
             return self._json(HTTPStatus.OK, {"notifications": NOTIFICATIONS})
         if path.startswith("/api/traces") and not self.tracing:
@@ -451,6 +467,19 @@ def test_lag_page_opens_on_the_linked_group_with_thresholds(monkeypatch, sources
     assert list(partitions["partition"]) == ["0", "1"]
     assert list(partitions["method"]) == ["exact", "interpolated"]
     assert chart(at, 2)[1] == {"orders produced", "orders consumed"}
+    members = table_with(at, "client_id")
+    assert members[["client_id", "host", "partitions", "lag_messages"]].values.tolist() == [
+        ["billing-1", "/10.0.0.7", "orders/0", 300],
+        ["billing-2", "/10.0.0.8", "orders/2", 0],
+    ]
+    assert "member_id" not in members.columns
+    assert any("assigned to no member in cluster local: orders/1" in i for i in texts(at.info))
+
+
+def test_lag_page_says_a_queue_has_consumers_not_members(monkeypatch, sources):
+    at = open_page(monkeypatch, sources, "lag", group="notification-service")
+    assert any("consumers (2 now), not group members" in i for i in texts(at.info))
+    assert not any("client_id" in f.value.columns for f in at.dataframe)
 
 
 def test_throughput_lists_kafka_topics_and_rabbitmq_queues(monkeypatch, sources):
@@ -568,6 +597,11 @@ def test_lag_table_still_shows_when_only_the_collector_is_down(monkeypatch, sour
     urls = {"prometheus": sources["prometheus"], "collector": f"http://127.0.0.1:{free_port()}"}
     at = open_page(monkeypatch, urls, "overview")
     assert table_with(at, "lag_messages")["group"].iloc[0] == "billing"
+    at = open_page(monkeypatch, urls, "lag", group="billing")
+    assert any(
+        f"The collector API at {urls['collector']} is unreachable" in w for w in texts(at.warning)
+    )  # said once, where the members table would be
+    assert list(table_with(at, "method")["partition"]) == ["0", "1"]  # Prometheus' part stays
 
 
 class UntracedCollector(FakeCollector):

@@ -159,3 +159,13 @@ def test_a_rejected_token_says_so_without_showing_it(server: str) -> None:
         CollectorClient(server, 2, token="s3cret").groups()
     assert "HTTP 401" in err.value.message and "wrong bearer token" in err.value.message
     assert "s3cret" not in err.value.message
+
+
+def test_collector_group_detail_by_cluster(server: str) -> None:
+    Canned.routes["/api/groups/a%2Fb"] = (200, {"group": "a/b", "member_list": []})
+    client = CollectorClient(server, 2)
+    assert client.group("a/b", "east")["group"] == "a/b"
+    assert Canned.seen[-1][0] == "/api/groups/a%2Fb?cluster=east"
+    with pytest.raises(SourceMissing, match="no consumer group 'x'"):
+        Canned.routes["/api/groups/x"] = (404, {"error": "no consumer group 'x'"})
+        client.group("x")
