@@ -21,11 +21,13 @@ log = logging.getLogger("eventscope")
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
+    from collector.redact import RedactingFormatter
+
+    handler = logging.StreamHandler()  # every line, traceback included, without URL secrets
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
     )
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     if level != "debug":  # librdkafka logs every reconnect attempt; state changes are logged once
         logging.getLogger("eventscope.librdkafka").setLevel(logging.CRITICAL)
