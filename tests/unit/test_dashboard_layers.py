@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
-PURE = ["queries", "shaping", "alert_tables", "journeys", "flow", "charts", "settings"]
+PURE = [
+    "queries",
+    "shaping",
+    "alert_tables",
+    "journeys",
+    "flow",
+    "charts",
+    "settings",
+    "login_limiter",
+]
 
 
 def imported(path: Path) -> set[str]:
