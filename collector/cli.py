@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -21,11 +22,13 @@ log = logging.getLogger("eventscope")
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
+    from collector.redact import RedactingFormatter
+
+    handler = logging.StreamHandler()  # every line, traceback included, without URL secrets
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
     )
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     if level != "debug":  # librdkafka logs every reconnect attempt; state changes are logged once
         logging.getLogger("eventscope.librdkafka").setLevel(logging.CRITICAL)
@@ -134,11 +137,41 @@ def print_journey(journey: dict[str, Any], as_json: bool) -> int:
     return 0
 
 
+DASHBOARD_STOP_SECONDS = 10.0  # for Streamlit to stop after SIGTERM before it is killed
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Run Streamlit as a child in a process group of its own, and stop that group on SIGTERM
+    or SIGINT: a plain `subprocess.call` died on SIGTERM and left Streamlit serving."""
     from dashboard.settings import streamlit_argv, streamlit_env
 
     argv = [sys.executable, *streamlit_argv(args.address, args.port)]
-    return subprocess.call(argv, env=streamlit_env(os.environ))
+    child = subprocess.Popen(argv, env=streamlit_env(os.environ), start_new_session=True)
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        stopping.set()
+        _signal_group(child.pid, signal.SIGTERM)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    try:
+        code = child.wait()
+    finally:
+        if child.poll() is None:  # an exception while waiting: never leave it behind
+            _signal_group(child.pid, signal.SIGTERM)
+        try:
+            child.wait(DASHBOARD_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        _signal_group(child.pid, signal.SIGKILL)  # anything Streamlit itself started
+    return 0 if stopping.is_set() else code
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+        os.killpg(pgid, sig)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from collector.compute.view import ViewSettings, build_view
 from collector.errors import BrokerAuthError, BrokerError
 from collector.history import ClusterHistory
 from collector.model import ClusterSnapshot, ClusterView
+from collector.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ class ClusterPoller:
         firing again when the broker returns. `last_success_timestamp` says how old they are.
         """
         auth = isinstance(exc, BrokerAuthError)
-        message = str(exc) or type(exc).__name__
+        message = redact(str(exc)) or type(exc).__name__  # shown by /api/clusters
         self._log_state(False, message)
         if self.view is not None and self.view.last_success_at is not None:
             return replace(

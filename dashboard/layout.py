@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from collector.redact import redact
 from dashboard import panel_data
 from dashboard.loaders import Loaded
 from dashboard.panel_data import View
@@ -77,7 +78,10 @@ def sidebar(settings: DashboardSettings) -> View:
             key="refresh",
             bind="query-params",
         )
-        st.caption(f"Prometheus: {settings.prometheus_url}  \nCollector: {settings.collector_url}")
+        st.caption(
+            f"Prometheus: {redact(settings.prometheus_url)}  \n"
+            f"Collector: {redact(settings.collector_url)}"
+        )
     filters = ViewFilters(
         cluster=None if cluster in (None, ALL_CLUSTERS) else str(cluster),
         time_range=str(time_range or DEFAULT_TIME_RANGE),

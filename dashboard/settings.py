@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collector.redact import redact
+
 APP = Path(__file__).resolve().parent / "app.py"
 
 DEFAULT_PROMETHEUS_URL = "http://127.0.0.1:9090"
@@ -80,7 +82,7 @@ def settings_from_env(env: Mapping[str, str]) -> DashboardSettings:
 def _url(env: Mapping[str, str], key: str, default: str) -> str:
     value = env.get(key, "").strip() or default
     if not value.startswith(("http://", "https://")):
-        raise SettingsError(f"{key}={value!r} must start with http:// or https://")
+        raise SettingsError(f"{key}={redact(value)!r} must start with http:// or https://")
     return value.rstrip("/")
 
 

@@ -17,6 +17,8 @@ from urllib.parse import quote as url_quote
 
 import requests
 
+from collector.redact import redact
+
 
 class SourceError(Exception):
     """A data source failed; `str(err)` is a sentence a user can read."""
@@ -66,6 +68,7 @@ class JsonSource:
     ) -> None:
         self.what = what
         self.base_url = base_url.rstrip("/")
+        self.shown_url = redact(self.base_url)  # what messages name: no userinfo password
         self.timeout = timeout
         self._session = session or requests.Session()
         if token:  # never logged or shown: messages name the URL only
@@ -77,35 +80,35 @@ class JsonSource:
             resp = self._session.get(url, params=params, timeout=self.timeout)
         except requests.Timeout as exc:  # before ConnectionError: ConnectTimeout is both
             raise SourceUnreachable(
-                f"{self.what} at {self.base_url} did not answer within {self.timeout:g} s."
+                f"{self.what} at {self.shown_url} did not answer within {self.timeout:g} s."
             ) from exc
         except requests.RequestException as exc:
             raise SourceUnreachable(
-                f"{self.what} at {self.base_url} is unreachable: {_reason(exc)}."
+                f"{self.what} at {self.shown_url} is unreachable: {_reason(exc)}."
             ) from exc
         try:
             body = resp.json()
         except ValueError as exc:
             if resp.status_code == 404:
                 raise SourceMissing(
-                    f"{self.what} at {self.base_url} has no {path} (HTTP 404)."
+                    f"{self.what} at {self.shown_url} has no {path} (HTTP 404)."
                 ) from exc
             if resp.status_code >= 400:
                 raise SourceRejected(
-                    f"{self.what} at {self.base_url} answered HTTP {resp.status_code} to {path}."
+                    f"{self.what} at {self.shown_url} answered HTTP {resp.status_code} to {path}."
                 ) from exc
             raise SourceGarbled(
-                f"{self.what} at {self.base_url} sent something that is not JSON for {path}."
+                f"{self.what} at {self.shown_url} sent something that is not JSON for {path}."
             ) from exc
         detail = body.get("error") if isinstance(body, dict) else None
         if resp.status_code == 404:
             raise SourceMissing(
-                f"{self.what} at {self.base_url} has no {path}"
+                f"{self.what} at {self.shown_url} has no {path}"
                 + (f": {detail}." if detail else " (HTTP 404).")
             )
         if resp.status_code >= 400:
             raise SourceRejected(
-                f"{self.what} at {self.base_url} answered HTTP {resp.status_code} to {path}"
+                f"{self.what} at {self.shown_url} answered HTTP {resp.status_code} to {path}"
                 + (f": {detail}" if detail else ".")
             )
         return body
@@ -114,7 +117,7 @@ class JsonSource:
 def _field(body: Any, key: str, source: JsonSource, path: str) -> Any:
     if not isinstance(body, dict) or key not in body:
         raise SourceGarbled(
-            f"{source.what} at {source.base_url} sent no {key!r} in its answer to {path}."
+            f"{source.what} at {source.shown_url} sent no {key!r} in its answer to {path}."
         )
     return body[key]
 
@@ -131,7 +134,7 @@ class PrometheusClient:
         body = self._http.get_json(path, params)
         if not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error", "unknown error") if isinstance(body, dict) else "no status"
-            raise SourceRejected(f"Prometheus at {self._http.base_url} refused {path}: {error}.")
+            raise SourceRejected(f"Prometheus at {self._http.shown_url} refused {path}: {error}.")
         return _field(body, "data", self._http, path)
 
     def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
@@ -154,7 +157,7 @@ class PrometheusClient:
         if not isinstance(data, dict) or data.get("resultType") != kind:
             got = data.get("resultType") if isinstance(data, dict) else type(data).__name__
             raise SourceGarbled(
-                f"Prometheus at {self._http.base_url} answered {got} instead of a {kind} "
+                f"Prometheus at {self._http.shown_url} answered {got} instead of a {kind} "
                 f"for {promql}."
             )
         return list(data.get("result") or [])

@@ -36,6 +36,7 @@ from collector.brokers.rabbitmq_topology import Binding
 from collector.config import DEFAULT_DLQ_PATTERNS, RabbitMQCluster
 from collector.errors import BrokerAuthError, BrokerUnavailable
 from collector.model import Broker, ClusterSnapshot
+from collector.redact import redact
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -243,5 +244,5 @@ def _reason(exc: BaseException) -> str:
         if isinstance(inner, OSError) and inner.strerror:
             return inner.strerror
         inner = inner.__cause__ or inner.__context__
-    text = str(exc)
+    text = redact(str(exc))
     return text if len(text) < 300 else text[:300] + "…"

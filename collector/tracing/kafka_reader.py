@@ -89,7 +89,7 @@ class _MetricsUp:
 
 
 class _LogUp(logging.Handler):
-    """The reader's log records, sent to the collector's log (level and message only)."""
+    """The reader's log records, sent to the collector's log (level, logger name, message)."""
 
     def __init__(self, pipe: _Pipe) -> None:
         super().__init__()
@@ -97,7 +97,7 @@ class _LogUp(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         with contextlib.suppress(Exception):  # the collector is gone: nothing to tell
-            self.pipe.send(("log", record.levelno, f"[reader] {record.getMessage()}"))
+            self.pipe.send(("log", record.levelno, record.name, record.getMessage()))
 
 
 class _ReaderTap(KafkaTap):
@@ -152,7 +152,7 @@ class _ReaderTap(KafkaTap):
 
 
 def reader_main(conn: Connection, tracing: TracingConfig, cluster: KafkaCluster,
-                dlq_patterns: Sequence[str]) -> None:  # fmt: skip
+                dlq_patterns: Sequence[str], levels: dict[str, int]) -> None:  # fmt: skip
     """The reader process: run the tap's consume side until the collector says stop, then
     let it commit what was stored, leave the group and say so."""
     # Ctrl-C reaches the whole process group: the collector decides when the reader stops.
@@ -162,7 +162,8 @@ def reader_main(conn: Connection, tracing: TracingConfig, cluster: KafkaCluster,
     pipe = _Pipe(conn)
     root = logging.getLogger()
     root.handlers[:] = [_LogUp(pipe)]
-    root.setLevel(logging.INFO)
+    for name, level in levels.items():  # the collector's levels: what it drops is not sent
+        logging.getLogger(name or None).setLevel(level)
     tap = _ReaderTap(pipe, tracing, cluster, dlq_patterns)
     threading.Thread(target=tap.listen, name="kafka-tap-acks", daemon=True).start()
     tap.start()
@@ -240,7 +241,7 @@ class KafkaTapProcess:
         parent, child = ctx.Pipe()
         proc = ctx.Process(
             target=reader_main,
-            args=(child, self.tracing, self.cluster, self.dlq_patterns),
+            args=(child, self.tracing, self.cluster, self.dlq_patterns, log_levels()),
             name=f"eventscope-kafka-reader-{self.cluster.name}",
             daemon=True,
         )
@@ -276,8 +277,8 @@ class KafkaTapProcess:
                 self._pending.put(_Sent(conn, message[1], message[2]))
             elif kind == "metric":
                 getattr(self.metrics, message[1])(*message[2])
-            elif kind == "log":
-                log.log(message[1], "%s", message[2])
+            elif kind == "log":  # under the reader's logger name: the same levels apply
+                logging.getLogger(message[2]).log(message[1], "[reader] %s", message[3])
             elif kind == "closed":
                 return
 
@@ -293,6 +294,13 @@ class KafkaTapProcess:
             for sent in group:
                 with contextlib.suppress(OSError, ValueError):  # that reader is gone
                     sent.conn.send(("ack", sent.seq, stored))
+
+
+def log_levels() -> dict[str, int]:
+    """The levels set in this process (root is ""), for a spawned reader to log the same."""
+    loggers = logging.Logger.manager.loggerDict.items()
+    levels = {n: lg.level for n, lg in loggers if isinstance(lg, logging.Logger) and lg.level}
+    return {"": logging.getLogger().level, **levels}
 
 
 @dataclass(frozen=True)

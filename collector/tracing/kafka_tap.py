@@ -45,6 +45,7 @@ from collector.tracing.metrics import TraceMetrics
 from collector.tracing.store import IngestResult, StoreError, TraceStore
 
 log = logging.getLogger(__name__)
+rdkafka_log = logging.getLogger("eventscope.librdkafka")  # the one the adapter's clients use
 T = TypeVar("T")
 
 MAX_PAYLOAD_PARSE_BYTES = 65536
@@ -126,7 +127,8 @@ class KafkaTap:
 
     def start(self) -> None:
         self._consumer = Consumer(
-            {**consumer_settings(self.tracing, self.cluster), "on_commit": _commit_failed}
+            {**consumer_settings(self.tracing, self.cluster), "on_commit": _commit_failed},
+            logger=rdkafka_log,  # not raw on stderr: through logging, at the configured level
         )
         self._writer = threading.Thread(
             target=self._write_loop, name="kafka-tap-writer", daemon=True

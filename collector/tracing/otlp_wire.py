@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from collector.redact import redact
+
 if TYPE_CHECKING:
     from collector.tracing.otel import SpanRecord
 
@@ -158,11 +160,11 @@ class OtlpHttpSink:
                     headers={"Content-Type": "application/x-protobuf"},
                 )  # fmt: skip
             except requests.RequestException as exc:
-                error = f"{type(exc).__name__}: {exc}"
+                error = redact(f"{type(exc).__name__}: {exc}")
                 continue
             if answer.ok:
                 return None
-            error = f"HTTP {answer.status_code} from {self.endpoint}"
+            error = f"HTTP {answer.status_code} from {redact(self.endpoint)}"
             if answer.status_code not in RETRY_STATUSES:
                 break
         return error or "stopped"

@@ -29,7 +29,9 @@ import pika.exceptions
 import requests
 from pika.adapters.blocking_connection import BlockingChannel
 
+from collector.brokers.rabbitmq import base_url
 from collector.config import RabbitMQCluster
+from collector.redact import redact
 from collector.tracing.config import TracingConfig
 from collector.tracing.headers import HeaderRules, Skipped
 from collector.tracing.hop import Hop
@@ -93,13 +95,17 @@ class RabbitTap:
             try:
                 connection = pika.BlockingConnection(self.params)
             except pika.exceptions.AMQPError as exc:
-                log.warning("rabbitmq tap on %s: cannot connect: %r", self.cluster.name, exc)
+                log.warning(
+                    "rabbitmq tap on %s: cannot connect: %s", self.cluster.name, redact(repr(exc))
+                )
                 self._stop.wait(2.0)
                 continue
             try:
                 self._consume(connection.channel())
             except (pika.exceptions.AMQPError, requests.RequestException) as exc:
-                log.warning("rabbitmq tap on %s: %r (reconnecting)", self.cluster.name, exc)
+                log.warning(
+                    "rabbitmq tap on %s: %s (reconnecting)", self.cluster.name, redact(repr(exc))
+                )
                 self._stop.wait(1.0)
             except StoreError as exc:  # unacked messages return to the queue on close
                 log.error("rabbitmq tap on %s: %s (reconnecting)", self.cluster.name, exc)
@@ -131,7 +137,7 @@ class RabbitTap:
     def _exchange_routing(self, exchange: str) -> tuple[str, list[str]]:
         """(type, routing keys that catch everything we can know of) from the management API."""
         vhost = quote(self.params.virtual_host, safe="")
-        root = self.cluster.management_url.rstrip("/")
+        root = base_url(self.cluster.management_url)  # credentials go in `auth` only
         base = f"{root}/api/exchanges/{vhost}/{quote(exchange, safe='')}"
         auth = (self.cluster.username, self.cluster.password)
         timeout = self.cluster.request_timeout_seconds

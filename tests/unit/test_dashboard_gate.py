@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import gate
 from dashboard.gate import password_from_env, password_ok
+from dashboard.login_limiter import LoginLimiter
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -26,8 +28,25 @@ def test_password_ok():
     assert not password_ok("s3cre", "s3cret")
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def gated(monkeypatch):
+def clock(monkeypatch) -> FakeClock:
+    """A fresh limiter per test (it is per server process) and a clock the test moves."""
+    fake = FakeClock()
+    monkeypatch.setattr(gate, "LIMITER", LoginLimiter(), raising=False)
+    monkeypatch.setattr(gate, "clock", fake, raising=False)
+    return fake
+
+
+@pytest.fixture
+def gated(monkeypatch, clock):
     monkeypatch.setenv("EVENTSCOPE_DASHBOARD_PASSWORD", "s3cret")
     monkeypatch.setenv("EVENTSCOPE_PROMETHEUS_URL", "http://127.0.0.1:9")  # nothing there
     monkeypatch.setenv("EVENTSCOPE_COLLECTOR_URL", "http://127.0.0.1:9")
@@ -54,4 +73,27 @@ def test_the_right_password_opens_the_pages(gated):
     at.text_input[0].input("s3cret")
     at.button[0].click()
     at.run()
+    assert "Overview" in titles(at)
+
+
+def sign_in(at: AppTest, password: str) -> list[str]:
+    at.text_input[0].input(password)
+    at.button[0].click()
+    at.run()
+    return [e.value for e in at.error]
+
+
+def test_repeated_wrong_passwords_lock_the_client_out(gated, clock):
+    at = gated.run()
+    for _ in range(4):
+        assert sign_in(at, "guess") == ["Wrong password."]
+    assert sign_in(at, "guess") == ["Wrong password. Too many wrong passwords: try again in 30 s."]
+    clock.now += 10
+    # locked out: even the right password is refused, from this session or a new one
+    assert sign_in(at, "s3cret") == ["Too many wrong passwords. Try again in 20 s."]
+    other = AppTest.from_file(APP, default_timeout=60).run()
+    assert sign_in(other, "s3cret") == ["Too many wrong passwords. Try again in 20 s."]
+    assert "Overview" not in titles(at) + titles(other)
+    clock.now += 20  # the lockout is over
+    assert sign_in(at, "s3cret") == []
     assert "Overview" in titles(at)

@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
-PURE = ["queries", "shaping", "alert_tables", "journeys", "flow", "charts", "settings", "members"]
+PURE = [
+    "queries",
+    "shaping",
+    "alert_tables",
+    "journeys",
+    "flow",
+    "charts",
+    "settings",
+    "members",
+    "login_limiter",
+]
 
 
 def imported(path: Path) -> set[str]:
