@@ -4,7 +4,8 @@
     python -m bench --only kafka_poll --groups 100,1000 --runs 3
     python -m bench --only metrics_render --series 10000,50000
 
-Benchmarks: kafka_poll (collector poll vs. the bare confluent-kafka floor), metrics_render
+Benchmarks: kafka_start (the Apache Kafka node's start-up), kafka_poll (collector poll vs. the
+bare confluent-kafka floor), metrics_render
 (/metrics vs. prometheus-client's own rendering), trace (bench/trace_bench.py, by the tracing
 engineer), dashboard_tti (headless Chromium, when bench/dashboard_tti.py exists),
 alert_latency (demo fault -> webhook notification vs. scrape + for + evaluation).
@@ -30,7 +31,7 @@ from typing import Any
 
 from bench.stats import Row, render_table
 
-BENCHES = ("kafka_poll", "metrics_render", "trace", "dashboard_tti", "alert_latency")
+BENCHES = ("kafka_start", "kafka_poll", "metrics_render", "trace", "dashboard_tti", "alert_latency")
 OPT_IN = ("soak", "churn")  # too long for the default set: only when named in --only
 DEFAULT_OUT = Path(__file__).parent / "results.json"
 
@@ -144,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="eventscope-bench-") as tmp:
         plan: dict[str, Callable[[], tuple[list[Row], dict[str, Any]]]] = {
+            "kafka_start": lambda: optional_bench("kafka_start", args),
             "kafka_poll": lambda: _kafka_poll(args, Path(tmp)),
             "metrics_render": lambda: _metrics_render(args),
             "trace": lambda: optional_bench("trace_bench", args),
