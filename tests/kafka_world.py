@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 
@@ -49,6 +49,15 @@ def produce(
     assert producer.flush(10) == 0
 
 
+# what a fresh broker answers while its group coordinator loads __consumer_offsets (seconds on a
+# loaded machine): real clients retry these, and so does the test set-up
+RETRIABLE = {
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR,
+}
+
+
 def commit(bootstrap: str, group: str, topic: str, offsets: Mapping[int, int]) -> None:
     """Commit offsets[p] for partition p as `group`, without joining (no rebalance wait)."""
     consumer = Consumer(
@@ -58,10 +67,20 @@ def commit(bootstrap: str, group: str, topic: str, offsets: Mapping[int, int]) -
             "enable.auto.commit": False,
         }
     )
+    deadline = time.monotonic() + 60
     try:
-        consumer.commit(
-            offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False
-        )
+        while True:
+            try:
+                consumer.commit(
+                    offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()],
+                    asynchronous=False,
+                )
+                return
+            except KafkaException as exc:
+                code = exc.args[0].code() if exc.args else None
+                if code not in RETRIABLE or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
     finally:
         consumer.close()
 

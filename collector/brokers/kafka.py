@@ -52,6 +52,15 @@ _AUTH_CODES = {
 }
 # one group or topic refused: that group/partition becomes ERR, the others keep reporting
 _DENIED_CODES = {KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED}
+# a group whose coordinator is moving or loading: librdkafka's admin OffsetFetch handles a
+# NOT_COORDINATOR answer by re-querying the coordinator of a consumer group handle the admin
+# client does not have, and the process dies in rd_kafka_cgrp_op (librdkafka issue #5040, seen
+# here with 2.16 on a fresh Apache Kafka). Such a group is not sent an OffsetFetch this poll.
+_COORDINATOR_CODES = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+}
 _STATE_NAMES = {
     "STABLE": "Stable",
     "EMPTY": "Empty",
@@ -170,7 +179,11 @@ class KafkaAdapter:
         self._auth_error = ""
         self._polls += 1
         samples = tuple(
-            replace(sample, committed=committed.get(name, {}), error=group_errors.get(name, ""))
+            replace(
+                sample,
+                committed=committed.get(name, {}),
+                error=group_errors.get(name, sample.error),
+            )
             for name, sample in sorted(groups.items())
         )
         return ClusterSnapshot(
@@ -246,7 +259,9 @@ class KafkaAdapter:
             except KafkaException as exc:
                 if _is_fatal(exc):
                     raise
-                groups[name] = GroupSample(name, "Unknown", None)
+                moving = _code(exc) in _COORDINATOR_CODES
+                error = _failure("DescribeGroups", exc) if moving else ""
+                groups[name] = GroupSample(name, "Unknown", None, error=error)
                 continue
             state = _STATE_NAMES.get(getattr(desc.state, "name", "UNKNOWN"), "Unknown")
             if state == "Dead":
@@ -287,7 +302,9 @@ class KafkaAdapter:
                     offsets[TopicPartition(ktp.topic, ktp.partition)] = ktp.offset
             out[group] = offsets
 
-        bounded_concurrently(sorted(groups), submit, collect, self.config.max_concurrency)
+        # a group whose coordinator is not settled is not asked (see _COORDINATOR_CODES)
+        settled = sorted(g for g, s in groups.items() if not getattr(s, "error", ""))
+        bounded_concurrently(settled, submit, collect, self.config.max_concurrency)
         return out
 
     def _topics(self, requests: dict[str, int]) -> set[TopicPartition]:
@@ -480,6 +497,11 @@ def _has_topic(tps: set[TopicPartition], topic: str) -> bool:
 
 def _count(requests: dict[str, int], kind: str) -> None:
     requests[kind] = requests.get(kind, 0) + 1
+
+
+def _code(exc: KafkaException) -> object:
+    err = exc.args[0] if exc.args else None
+    return err.code() if isinstance(err, KafkaError) else None
 
 
 def _is_fatal(exc: KafkaException) -> bool:
