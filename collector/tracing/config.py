@@ -101,6 +101,9 @@ def validate_tracing(
     aws: frozenset[str] | set[str] = frozenset(),
 ) -> None:
     """Cross-field rules (ranges are declared on the fields): tap clusters exist, URLs."""
+    path = tracing.store_path
+    if not path or "\0" in path or any(len(p.encode()) > 255 for p in path.split("/")):
+        raise ConfigError("tracing.store_path", "must be a file path (no NUL, names of 255 bytes)")
     if not tracing.id_headers:
         raise ConfigError("tracing.id_headers", "name at least one header")
     if tracing.kafka.cluster and tracing.kafka.cluster not in kafka_clusters:

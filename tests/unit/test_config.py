@@ -100,6 +100,8 @@ def test_defaults(tmp_path):
         ),
         ("clusters:\n  - name: a\n    kind: [kafka]\n", "clusters[0].kind", "unknown kind"),
         ("1: x\n" + MINIMAL, "1", "keys must be strings"),
+        ("tracing: {store_path: ''}\n" + MINIMAL, "tracing.store_path", "file path"),
+        ("tracing: {store_path: " + "x" * 300 + "}\n" + MINIMAL, "tracing.store_path", "255"),
         ("thresholds: {2: 1}\n" + MINIMAL, "thresholds.2", "keys must be strings"),
         ("poll_interval_seconds: 1" + "0" * 5000 + "\n" + MINIMAL, "", "digits"),
         ("x: " + "[" * 1000 + "]" * 1000 + "\n" + MINIMAL, "", "nested deeper than"),
