@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from collector.config_bounds import RANGE, bounded
+from collector.config_yaml import parse_yaml, shown
 from collector.errors import ConfigError
 from collector.tracing.config import TracingConfig, validate_tracing
 
@@ -35,6 +35,8 @@ ENV_PREFIX = "EVENTSCOPE__"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 DEFAULT_DLQ_PATTERNS = ("*.dlq", "*-dlq", "dlq.*", "*.DLT")
+MAX_MESSAGES = 10**15
+MAX_SECONDS = 10 * 365 * 86_400  # ten years
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,14 @@ class ThresholdRule:
     """Lag thresholds for the groups matching `match` (a glob on the group name)."""
 
     match: str
-    messages: int | None = None
-    seconds: float | None = None
+    messages: int | None = bounded(None, 0, MAX_MESSAGES)
+    seconds: float | None = bounded(None, 0, MAX_SECONDS)
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    messages: int = 1000
-    seconds: float = 300.0
+    messages: int = bounded(1000, 0, MAX_MESSAGES)
+    seconds: float = bounded(300.0, 0, MAX_SECONDS)
     groups: tuple[ThresholdRule, ...] = ()
 
     def for_group(self, group: str) -> tuple[int, float]:
@@ -74,15 +76,16 @@ class KafkaLagSeconds:
 
     method: Literal["exact", "interpolated"] = "exact"
     # exact reads one record per lagging partition; above this many it falls back to interpolation
-    exact_max_partitions: int = 2000
-    fetch_max_bytes: int = 1_048_576
+    exact_max_partitions: int = bounded(2000, 0, 1_000_000)
+    # librdkafka's range; it also wants at least message.max.bytes (1000000 by default)
+    fetch_max_bytes: int = bounded(1_048_576, 1024, 2_147_483_135)
     # the probe's fetch.wait.max.ms: a round after one that read to the log end waits for the fetch
     # still parked there, so librdkafka's 500 ms default would add half a second per round
-    fetch_wait_max_ms: int = 50
+    fetch_wait_max_ms: int = bounded(50, 0, 300_000)
     # the probe's time budget per poll: partitions it has not read by then are interpolated for
     # that poll (method="interpolated"), so a slow broker cannot make the poll overrun
-    probe_timeout_seconds: float = 2.0
-    history_points: int = 60
+    probe_timeout_seconds: float = bounded(2.0, 0, 3600, lo_open=True)
+    history_points: int = bounded(60, 2, 100_000)  # interpolation needs two points
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,9 @@ class KafkaCluster:
     exclude_groups: tuple[str, ...] = ()
     include_topics: tuple[str, ...] = ("*",)
     exclude_topics: tuple[str, ...] = ("__*", "_schemas")
-    request_timeout_seconds: float = 5.0
-    max_concurrency: int = 64
+    # librdkafka's socket.timeout.ms range is 10..300000
+    request_timeout_seconds: float = bounded(5.0, 0.01, 300)
+    max_concurrency: int = bounded(64, 1, 1024)
     lag_seconds: KafkaLagSeconds = KafkaLagSeconds()
 
 
@@ -112,8 +116,8 @@ class RabbitMQCluster:
     include_queues: tuple[str, ...] = ("*",)
     exclude_queues: tuple[str, ...] = ("amq.*",)
     ca_file: str = ""
-    request_timeout_seconds: float = 5.0
-    page_size: int = 500
+    request_timeout_seconds: float = bounded(5.0, 0, 300, lo_open=True)
+    page_size: int = bounded(500, 1, 100_000)
 
 
 @dataclass(frozen=True)
@@ -134,10 +138,11 @@ class AwsCluster:
     exclude_queues: tuple[str, ...] = ()
     event_buses: tuple[str, ...] = ()  # globs on bus names ("*" = all); empty = no EventBridge
     cloudwatch: bool = True  # read ApproximateAgeOfOldestMessage and message counts
-    cloudwatch_interval_seconds: float = 60.0  # its data is per minute: read it this often
-    request_timeout_seconds: float = 5.0
-    max_concurrency: int = 4
-    max_attempts: int = 4  # per request, throttling retries included
+    # its data is per minute: read it this often
+    cloudwatch_interval_seconds: float = bounded(60.0, 0, 86_400)
+    request_timeout_seconds: float = bounded(5.0, 0, 300, lo_open=True)
+    max_concurrency: int = bounded(4, 1, 256)
+    max_attempts: int = bounded(4, 1, 20)  # per request, throttling retries included
 
 
 ClusterConfig = KafkaCluster | RabbitMQCluster | AwsCluster
@@ -152,44 +157,49 @@ CLUSTER_KINDS: dict[str, type[Any]] = {
 class StatusWindow:
     """Burrow's evaluation window: how many recent commits a partition's status looks at."""
 
-    commits: int = 10
-    min_commits: int = 3
+    commits: int = bounded(10, 1, 10_000)
+    min_commits: int = bounded(3, 1, 10_000)
 
 
 @dataclass(frozen=True)
 class Config:
     clusters: tuple[ClusterConfig, ...]
-    poll_interval_seconds: float = 15.0
+    poll_interval_seconds: float = bounded(15.0, 0.1, 86_400)
     listen: str = "127.0.0.1:9308"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     api_token: str = ""
     shard: str = ""
-    series_budget: int = 50_000
+    series_budget: int = bounded(50_000, 0, 100_000_000)
     dlq_patterns: tuple[str, ...] = DEFAULT_DLQ_PATTERNS
     thresholds: Thresholds = Thresholds()
     status_window: StatusWindow = StatusWindow()
-    webhook_history: int = 500
+    webhook_history: int = bounded(500, 0, 100_000)
     tracing: TracingConfig = field(default_factory=TracingConfig)
 
 
 def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> Config:
-    """Read YAML from `path` (None = no file), apply env overrides, validate, return Config."""
+    """Read YAML from `path` (None = no file), apply env overrides, validate, return Config.
+
+    `eventscope check-config` and `eventscope collect` both call this, so what one accepts the
+    other runs: it also asks librdkafka about the Kafka client properties (config_preflight).
+    """
     env = os.environ if env is None else env
     raw: Any = {}
     if path is not None:
         try:
-            text = Path(path).read_text()
+            data = Path(path).read_bytes()
         except OSError as exc:
             raise ConfigError("", f"cannot read {path}: {exc.strerror}") from exc
-        try:
-            raw = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError("", f"{path} is not valid YAML: {exc}") from exc
+        raw = parse_yaml(data, str(path))
+        raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError("", "the top level must be a mapping of keys")
     apply_env_overrides(raw, env)
     config = build(Config, raw, "", env)
     validate(config)
+    from collector.config_preflight import check_with_libraries
+
+    check_with_libraries(config)
     return config
 
 
@@ -207,17 +217,20 @@ def apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
                     raise ConfigError(name, "names a cluster but no key of it")
                 for sub in parts_rest[:-1]:
                     node = node.setdefault(sub, {})
-                node[parts_rest[-1]] = yaml.safe_load(value)
+                    if not isinstance(node, dict):
+                        raise ConfigError(name, f"{sub} is not a section")
+                node[parts_rest[-1]] = parse_yaml(value, name)
                 break
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(name, f"{part} is not a section")
         else:
-            node[parts[-1]] = yaml.safe_load(value)
+            node[parts[-1]] = parse_yaml(value, name)
 
 
 def _cluster_by_name(raw: dict[str, Any], cluster: str, env_name: str) -> dict[str, Any]:
-    for item in raw.get("clusters") or []:
+    clusters = raw.get("clusters")
+    for item in clusters if isinstance(clusters, list) else []:
         if isinstance(item, dict) and str(item.get("name", "")).lower() == cluster:
             return item
     raise ConfigError(env_name, f"no cluster named {cluster!r} in the config file")
@@ -229,7 +242,7 @@ def build(cls: Any, value: Any, key: str, env: Mapping[str, str]) -> Any:
         raise ConfigError(key, f"expected a mapping, got {type(value).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(value) - set(fields))
+    unknown = sorted(set(map(str, value)) - set(fields))
     if unknown:
         where = f"{key}.{unknown[0]}" if key else str(unknown[0])
         raise ConfigError(where, f"unknown key (known: {', '.join(sorted(fields))})")
@@ -241,6 +254,9 @@ def build(cls: Any, value: Any, key: str, env: Mapping[str, str]) -> Any:
                 raise ConfigError(sub, "is required")
             continue
         kwargs[name] = convert(hints[name], value[name], sub, env)
+        limits = fld.metadata.get(RANGE)
+        if limits is not None and kwargs[name] is not None:
+            limits.check(kwargs[name], sub)
     return cls(**kwargs)
 
 
@@ -256,7 +272,9 @@ def convert(hint: Any, value: Any, key: str, env: Mapping[str, str]) -> Any:
         return convert(inner[0], value, key, env)
     if origin is Literal:
         if value not in args:
-            raise ConfigError(key, f"must be one of {', '.join(map(str, args))}, got {value!r}")
+            raise ConfigError(
+                key, f"must be one of {', '.join(map(str, args))}, got {shown(value)}"
+            )
         return value
     if origin is tuple:
         if not isinstance(value, list):
@@ -270,15 +288,15 @@ def convert(hint: Any, value: Any, key: str, env: Mapping[str, str]) -> Any:
         return build(hint, value, key, env)
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(key, f"expected true or false, got {value!r}")
+            raise ConfigError(key, f"expected true or false, got {shown(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(key, f"expected an integer, got {value!r}")
+            raise ConfigError(key, f"expected an integer, got {shown(value)}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(key, f"expected a number, got {value!r}")
+            raise ConfigError(key, f"expected a number, got {shown(value)}")
         return float(value)
     if hint is str:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -295,9 +313,9 @@ def _build_cluster(value: Any, key: str, env: Mapping[str, str]) -> Any:
     if not isinstance(value, dict):
         raise ConfigError(key, "expected a mapping with name and kind")
     kind = value.get("kind", "kafka")
-    if kind not in CLUSTER_KINDS:
+    if not isinstance(kind, str) or kind not in CLUSTER_KINDS:
         raise ConfigError(
-            f"{key}.kind", f"unknown kind {kind!r} (known: {', '.join(CLUSTER_KINDS)})"
+            f"{key}.kind", f"unknown kind {shown(kind)} (known: {', '.join(CLUSTER_KINDS)})"
         )
     return build(CLUSTER_KINDS[kind], value, key, env)
 
@@ -318,8 +336,6 @@ def validate(config: Config) -> None:
     """Cross-field rules the types cannot say."""
     if not config.clusters:
         raise ConfigError("clusters", "at least one cluster is required")
-    if config.poll_interval_seconds <= 0:
-        raise ConfigError("poll_interval_seconds", "must be greater than 0")
     parse_listen(config.listen, "listen")
     names = [c.name for c in config.clusters]
     for i, cluster in enumerate(config.clusters):
@@ -327,13 +343,14 @@ def validate(config: Config) -> None:
             raise ConfigError(f"clusters[{i}].name", "use letters, digits, '.', '_' or '-'")
         if cluster.name in names[:i]:
             raise ConfigError(f"clusters[{i}].name", f"duplicate cluster name {cluster.name!r}")
-        if isinstance(cluster, KafkaCluster) and cluster.lag_seconds.probe_timeout_seconds <= 0:
-            key = f"clusters[{i}].lag_seconds.probe_timeout_seconds"
-            raise ConfigError(key, "must be greater than 0")
         if isinstance(cluster, RabbitMQCluster) and not re.match(
             r"https?://[^/]+", cluster.management_url
         ):
             raise ConfigError(f"clusters[{i}].management_url", "must be an http(s):// URL")
+        if isinstance(cluster, AwsCluster):
+            validate_aws(cluster, f"clusters[{i}]")
+    if config.status_window.min_commits > config.status_window.commits:
+        raise ConfigError("status_window.min_commits", "must be at most status_window.commits")
     if config.shard:
         parse_shard(config.shard)
     for i, rule in enumerate(config.thresholds.groups):
@@ -347,16 +364,24 @@ def validate(config: Config) -> None:
     )
 
 
+def validate_aws(cluster: AwsCluster, key: str) -> None:
+    """What collector.brokers.sqs checks again at start, checked here so check-config says it."""
+    if not cluster.region:
+        raise ConfigError(f"{key}.region", "is required (e.g. eu-west-1)")
+    if cluster.endpoint_url and not cluster.endpoint_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{key}.endpoint_url", "must be an http(s):// URL")
+
+
 def parse_listen(listen: str, key: str) -> tuple[str, int]:
     host, sep, port = listen.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(key, f"expected HOST:PORT, got {listen!r}")
+    if not sep or not host or not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
+        raise ConfigError(key, f"expected HOST:PORT, got {shown(listen)}")
     return host, int(port)
 
 
 def parse_shard(shard: str) -> tuple[int, int]:
     """`"2/3"` → (2, 3): this instance is shard 2 of 3 (1-based)."""
-    m = re.fullmatch(r"(\d+)/(\d+)", shard)
+    m = re.fullmatch(r"([0-9]{1,6})/([0-9]{1,6})", shard)
     if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
-        raise ConfigError("shard", f"expected I/N with 1 <= I <= N, got {shard!r}")
+        raise ConfigError("shard", f"expected I/N with 1 <= I <= N, got {shown(shard)}")
     return int(m.group(1)), int(m.group(2))

@@ -86,6 +86,35 @@ def matches(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
     )
 
 
+def admin_settings(config: KafkaCluster) -> dict[str, Any]:
+    """The librdkafka properties of the adapter's AdminClient (the user's `client` wins)."""
+    return {
+        "bootstrap.servers": config.bootstrap_servers,
+        "client.id": f"eventscope-{config.name}",
+        "socket.timeout.ms": int(config.request_timeout_seconds * 1000),
+        **config.client,
+    }
+
+
+def probe_settings(config: KafkaCluster) -> dict[str, Any]:
+    """The librdkafka properties of the lag-seconds probe, a Consumer that only assign()s."""
+    settings = config.lag_seconds
+    return {
+        **admin_settings(config),
+        "group.id": f"eventscope-probe-{config.name}",  # assign() only: never joins
+        "enable.auto.commit": False,
+        "enable.partition.eof": True,
+        # what a transactional topic's readers get: markers and aborted records
+        # are skipped, so the first record read is the first one a reader will get
+        "isolation.level": "read_committed",
+        # an offset retention removed must not jump to the end and look caught up
+        "auto.offset.reset": "error",
+        "fetch.max.bytes": settings.fetch_max_bytes,
+        "max.partition.fetch.bytes": max(1024, settings.fetch_max_bytes // 64),
+        "fetch.wait.max.ms": settings.fetch_wait_max_ms,
+    }
+
+
 class KafkaAdapter:
     broker = Broker.KAFKA
 
@@ -102,12 +131,7 @@ class KafkaAdapter:
         self.cluster = config.name
         self.dlq_patterns = tuple(dlq_patterns)
         self._timeout = config.request_timeout_seconds
-        client: dict[str, Any] = {
-            "bootstrap.servers": config.bootstrap_servers,
-            "client.id": f"eventscope-{config.name}",
-            "socket.timeout.ms": int(self._timeout * 1000),
-            **config.client,
-        }
+        client = admin_settings(config)
         self._client_conf = client
         # a wrong SASL password reaches requests only as timeouts; librdkafka reports the
         # authentication failure itself through error_cb, remembered here (docs/reliability.md)
@@ -372,29 +396,12 @@ class KafkaAdapter:
         requests: dict[str, int],
         probe_by: float | None,
     ) -> dict[tuple[str, TopicPartition], FirstRecord]:
-        settings = self.config.lag_seconds
         budget = self._probe_budget(probe_by)
         if budget <= 0:
             log.debug("cluster %s: no time left in this poll for the probe", self.cluster)
             return {}
         if self._probe is None:
-            self._probe = Consumer(
-                logger=rdkafka_log,
-                **{
-                    **self._client_conf,
-                    "group.id": f"eventscope-probe-{self.cluster}",  # assign() only: never joins
-                    "enable.auto.commit": False,
-                    "enable.partition.eof": True,
-                    # what a transactional topic's readers get: markers and aborted records
-                    # are skipped, so the first record read is the first one a reader will get
-                    "isolation.level": "read_committed",
-                    # an offset retention removed must not jump to the end and look caught up
-                    "auto.offset.reset": "error",
-                    "fetch.max.bytes": settings.fetch_max_bytes,
-                    "max.partition.fetch.bytes": max(1024, settings.fetch_max_bytes // 64),
-                    "fetch.wait.max.ms": settings.fetch_wait_max_ms,
-                },
-            )
+            self._probe = Consumer(logger=rdkafka_log, **probe_settings(self.config))
         _count(requests, "fetch")
         return fetch_first_records(self._probe, wanted, budget)
 

@@ -43,7 +43,69 @@ def test_defaults(tmp_path):
     [
         ("poll_interval_seconds: 5\nbogus: 1\n" + MINIMAL, "bogus", "unknown key"),
         ("poll_interval_seconds: fast\n" + MINIMAL, "poll_interval_seconds", "expected a number"),
-        ("poll_interval_seconds: 0\n" + MINIMAL, "poll_interval_seconds", "greater than 0"),
+        ("poll_interval_seconds: 0\n" + MINIMAL, "poll_interval_seconds", "at least 0.1"),
+        ("poll_interval_seconds: .nan\n" + MINIMAL, "poll_interval_seconds", "finite"),
+        ("poll_interval_seconds: .inf\n" + MINIMAL, "poll_interval_seconds", "finite"),
+        ("poll_interval_seconds: 1.0e+308\n" + MINIMAL, "poll_interval_seconds", "at most 86400"),
+        ("webhook_history: -1\n" + MINIMAL, "webhook_history", "0 or more"),
+        ("series_budget: 1e3\n" + MINIMAL, "series_budget", "integer"),
+        ("thresholds: {seconds: -5}\n" + MINIMAL, "thresholds.seconds", "0 or more"),
+        ("status_window: {commits: 0}\n" + MINIMAL, "status_window.commits", "at least 1"),
+        (
+            "status_window: {commits: 2, min_commits: 3}\n" + MINIMAL,
+            "status_window.min_commits",
+            "at most status_window.commits",
+        ),
+        ("shard: 1/99999999999999999999\n" + MINIMAL, "shard", "I/N"),
+        ("listen: 'h:٣٠٠'\n" + MINIMAL, "listen", "HOST:PORT"),
+        (
+            "tracing: {kafka: {session_timeout_ms: -5}}\n" + MINIMAL,
+            "tracing.kafka.session_timeout_ms",
+            "at least 1",
+        ),
+        (
+            MINIMAL + "    request_timeout_seconds: -1\n",
+            "clusters[0].request_timeout_seconds",
+            "at least 0.01",
+        ),
+        (
+            MINIMAL + "    client: {no.such.property: 1}\n",
+            "clusters[0].client.no.such.property",
+            "No such configuration property",
+        ),
+        (
+            MINIMAL + "    client: {security.protocol: carrier-pigeon}\n",
+            "clusters[0].client.security.protocol",
+            "Invalid value",
+        ),
+        (
+            MINIMAL + "    client: {sasl.mechanism: PLAIN, security.protocol: SASL_SSL}\n",
+            "clusters[0].client",
+            "sasl.username",
+        ),
+        (
+            MINIMAL + "    lag_seconds: {fetch_max_bytes: 4096}\n",
+            "clusters[0].lag_seconds.fetch_max_bytes",
+            "message.max.bytes",
+        ),
+        (
+            "clusters:\n  - name: a\n    kind: aws\n    region: ''\n",
+            "clusters[0].region",
+            "required",
+        ),
+        (
+            "clusters:\n  - name: a\n    kind: aws\n    region: x\n    max_attempts: 0\n",
+            "clusters[0].max_attempts",
+            "at least 1",
+        ),
+        ("clusters:\n  - name: a\n    kind: [kafka]\n", "clusters[0].kind", "unknown kind"),
+        ("1: x\n" + MINIMAL, "1", "keys must be strings"),
+        ("tracing: {store_path: ''}\n" + MINIMAL, "tracing.store_path", "file path"),
+        ("tracing: {store_path: " + "x" * 300 + "}\n" + MINIMAL, "tracing.store_path", "255"),
+        ("thresholds: {2: 1}\n" + MINIMAL, "thresholds.2", "keys must be strings"),
+        ("poll_interval_seconds: 1" + "0" * 5000 + "\n" + MINIMAL, "", "digits"),
+        ("x: " + "[" * 1000 + "]" * 1000 + "\n" + MINIMAL, "", "nested deeper than"),
+        ("x: &a [*a]\n" + MINIMAL, "x" + "[0]" * 32, "nested deeper than"),
         ("listen: 9308\n" + MINIMAL, "listen", "HOST:PORT"),
         ("log_level: loud\n" + MINIMAL, "log_level", "must be one of"),
         ("clusters: []\n", "clusters", "at least one"),
@@ -97,6 +159,34 @@ def test_bad_config_names_the_key(tmp_path, text, key, words):
         load_config(write(tmp_path, text), env={})
     assert err.value.key == key
     assert words in str(err.value)
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)
+
+
+def test_alias_bomb_is_refused_quickly(tmp_path):
+    """ "Billion laughs": 9 aliases per level, 9 levels, about 400 million values once expanded."""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, BOMB + MINIMAL), env={})
+    assert "aliases" in str(err.value) and len(str(err.value)) < 200
+
+
+def test_a_few_aliases_are_fine(tmp_path):
+    text = "dlq_patterns: &dlq ['*.dlq']\nclusters:\n" + "".join(
+        f"  - {{name: k{i}, bootstrap_servers: 'h:1', include_topics: *dlq}}\n" for i in range(3)
+    )
+    cfg = load_config(write(tmp_path, text), env={})
+    assert [c.include_topics for c in cfg.clusters] == [("*.dlq",)] * 3  # type: ignore[union-attr]
+
+
+def test_non_utf8_file_is_refused_with_its_offset(tmp_path):
+    path = tmp_path / "c.yml"
+    path.write_bytes(MINIMAL.encode() + b"    password: caf\xe9\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert "not UTF-8 (byte" in str(err.value)
 
 
 def test_env_overrides_file_values(tmp_path):

@@ -23,7 +23,10 @@ def test_aws_cluster_with_defaults(tmp_path):
     assert cluster.endpoint_url == "" and cluster.event_buses == () and cluster.cloudwatch
 
 
-def test_aws_cluster_full(tmp_path):
+def test_aws_cluster_full(tmp_path, monkeypatch):
+    # a named profile must exist on this machine (check-config asks boto3, as collect does)
+    (tmp_path / "aws-config").write_text("[profile ops]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
     (cluster,) = load(
         tmp_path,
         "    region: eu-west-1\n    endpoint_url: http://127.0.0.1:5000\n    profile: ops\n"
@@ -34,6 +37,13 @@ def test_aws_cluster_full(tmp_path):
     assert cluster.exclude_queues == ("*-tap",)
     assert cluster.event_buses == ("shop",)
     assert cluster.profile == "ops"
+
+
+def test_unknown_profile_is_refused_by_check_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-such-file"))
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, "    region: eu-west-1\n    profile: nobody\n")
+    assert raised.value.key == "clusters[0].profile"
 
 
 @pytest.mark.parametrize("key", ["aws_secret_access_key", "aws_access_key_id", "secret_key"])
