@@ -169,6 +169,9 @@ class Config:
     thresholds: Thresholds = Thresholds()
     status_window: StatusWindow = StatusWindow()
     webhook_history: int = 500
+    # SQLite file of the notifications the webhook received ("" = memory only, lost on restart)
+    webhook_history_path: str = ".eventscope/alerts.db"
+    webhook_history_bytes: int = 16 << 20
     tracing: TracingConfig = field(default_factory=TracingConfig)
 
 
@@ -336,6 +339,9 @@ def validate(config: Config) -> None:
             raise ConfigError(f"clusters[{i}].management_url", "must be an http(s):// URL")
     if config.shard:
         parse_shard(config.shard)
+    for key in ("webhook_history", "webhook_history_bytes"):
+        if getattr(config, key) < 1:
+            raise ConfigError(key, "must be at least 1")
     for i, rule in enumerate(config.thresholds.groups):
         if not rule.match:
             raise ConfigError(f"thresholds.groups[{i}].match", "must not be empty")
