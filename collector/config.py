@@ -173,7 +173,10 @@ class Config:
     dlq_patterns: tuple[str, ...] = DEFAULT_DLQ_PATTERNS
     thresholds: Thresholds = Thresholds()
     status_window: StatusWindow = StatusWindow()
-    webhook_history: int = bounded(500, 0, 100_000)
+    webhook_history: int = bounded(500, 1, 100_000)
+    # SQLite file of the notifications the webhook received ("" = memory only, lost on restart)
+    webhook_history_path: str = ".eventscope/alerts.db"
+    webhook_history_bytes: int = bounded(16 << 20, 1, 1 << 30)
     tracing: TracingConfig = field(default_factory=TracingConfig)
 
 

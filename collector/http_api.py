@@ -85,11 +85,19 @@ class Notifications:
             return list(reversed(self.items))
 
 
+class NotificationLog(Protocol):
+    """What the webhook routes need: `Notifications` here, `alert_history.AlertHistory` on disk."""
+
+    def add(self, payload: dict[str, Any], now: float) -> None: ...
+
+    def newest_first(self) -> list[dict[str, Any]]: ...
+
+
 @dataclass
 class ApiContext:
     registry: CollectorRegistry
     views: Callable[[], Sequence[ClusterView]]
-    notifications: Notifications
+    notifications: NotificationLog
     api_token: str = ""
     traces: TraceReader | None = None
     topology: Callable[[], list[dict[str, Any]]] = list  # see collector.exporters.topology

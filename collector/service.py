@@ -13,9 +13,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from collector.alert_history import AlertHistory, HistoryError
 from collector.brokers import adapter_for
 from collector.compute.view import ViewSettings
 from collector.config import Config, KafkaCluster, parse_listen
+from collector.errors import ConfigError
+from collector.exporters.notifications import NotificationsCollector
 from collector.exporters.prometheus import ViewCollector
 from collector.exporters.topology import (
     ClusterTopology,
@@ -23,7 +26,7 @@ from collector.exporters.topology import (
     topologies,
     topology_json,
 )
-from collector.http_api import ApiContext, Notifications, make_server
+from collector.http_api import ApiContext, make_server
 from collector.model import ClusterSnapshot
 from collector.poller import ClusterPoller, Poller, SnapshotHook
 from collector.sharding import ShardFilter
@@ -37,7 +40,7 @@ class CollectorService:
     listen: str
     poller: Poller = field(init=False)
     registry: CollectorRegistry = field(init=False)
-    notifications: Notifications = field(init=False)
+    notifications: AlertHistory = field(init=False)
     traces: Any = field(init=False, default=None)
     _server: Any = field(init=False, default=None)
     _thread: threading.Thread | None = field(init=False, default=None)
@@ -45,6 +48,14 @@ class CollectorService:
     def __post_init__(self) -> None:
         cfg = self.config
         self.host, self.port = parse_listen(self.listen, "listen")
+        try:  # first: a bad path fails the start before anything else is opened
+            self.notifications = AlertHistory(
+                cfg.webhook_history_path or ":memory:",
+                limit=cfg.webhook_history,
+                max_bytes=cfg.webhook_history_bytes,
+            )
+        except HistoryError as exc:
+            raise ConfigError("webhook_history_path", str(exc)) from exc
         self.traces = build_trace_service(cfg)
         hooks: list[SnapshotHook] = []
         if self.traces is not None:
@@ -86,7 +97,7 @@ class CollectorService:
         self.registry.register(TopologyCollector(self.topology))
         if self.traces is not None:
             self.registry.register(self.traces.collector())
-        self.notifications = Notifications(limit=cfg.webhook_history)
+        self.registry.register(NotificationsCollector(self.notifications.received_counts))
 
     def _record_consumption(self, snap: ClusterSnapshot) -> None:
         """Tell the trace store how far each group got, so hops learn who consumed them."""
@@ -132,6 +143,7 @@ class CollectorService:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        self.notifications.close()  # after the server: no webhook request is still writing
 
 
 def build_trace_service(cfg: Config) -> Any:

@@ -3,8 +3,9 @@
 Rendezvous (highest-random-weight) hashing on the name: every instance computes the same owner
 for a name without talking to the others, and going from n to n+1 shards moves only ~1/(n+1)
 of the names. Group-level series belong to the group's owner, topic-level series (throughput,
-end offsets, DLQs) to the topic's owner, so the union of all shards' series equals one
-collector's, with no duplicates.
+end offsets, DLQs) to the topic's owner, every series of a RabbitMQ/SQS queue to the owner of
+its display name (`orders`, `shop/orders`), a DLQ to its own name's owner; so the union of all
+shards' series equals one collector's, with no duplicates.
 """
 
 from __future__ import annotations

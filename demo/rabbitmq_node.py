@@ -20,6 +20,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,7 +164,12 @@ def write_test_certificates(directory: Path) -> ManagementTls:
 
 
 def _config_text(
-    amqp: int, management: int, prometheus: int, tls: ManagementTls | None, tls_port: int | None
+    amqp: int,
+    management: int,
+    prometheus: int,
+    tls: ManagementTls | None,
+    tls_port: int | None,
+    extra: Sequence[str] = (),
 ) -> str:
     lines = [
         "loopback_users = none",
@@ -191,13 +197,18 @@ def _config_text(
             f"management.ssl.certfile = {tls.certfile}",
             f"management.ssl.keyfile = {tls.keyfile}",
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *extra]) + "\n"
 
 
 def start_rabbitmq_node(
-    workdir: Path, name: str = "", tls: ManagementTls | None = None
+    workdir: Path,
+    name: str = "",
+    tls: ManagementTls | None = None,
+    extra_config: Sequence[str] = (),
 ) -> RabbitMQNode:
     """Start a RabbitMQ node with management and prometheus plugins, all under `workdir`.
+
+    `extra_config`: more `rabbitmq.conf` lines, e.g. `management.rates_mode = none`.
 
     Returns once the management API answers `/api/overview` for guest/guest and the AMQP
     listener answers a protocol header. Raises `ServiceError` with the node's log tail otherwise.
@@ -216,7 +227,9 @@ def start_rabbitmq_node(
         require_free_port(port, f"RabbitMQ {what}")
     conf = workdir / "rabbitmq.conf"
     conf.write_text(
-        _config_text(ports["amqp"], ports["management"], ports["prometheus"], tls, tls_port)
+        _config_text(
+            ports["amqp"], ports["management"], ports["prometheus"], tls, tls_port, extra_config
+        )
     )
     plugins = workdir / "enabled_plugins"
     plugins.write_text("[rabbitmq_management,rabbitmq_prometheus].\n")

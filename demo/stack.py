@@ -159,6 +159,7 @@ def collector_config(
     return f"""# written by `eventscope demo`; see deploy/eventscope.example.yml for every key
 poll_interval_seconds: {args.poll_interval}
 listen: 127.0.0.1:{ports["collector_port"]}
+webhook_history_path: {workdir}/alerts.db
 thresholds:
   messages: 500
   seconds: 120

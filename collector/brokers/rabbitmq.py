@@ -46,7 +46,8 @@ QUEUE_COLUMNS = (
     "name,vhost,type,messages_ready,messages_unacknowledged,consumers,consumer_utilisation,"
     "consumer_capacity,"
     "head_message_timestamp,message_stats.publish,message_stats.ack,"
-    "message_stats.deliver_no_ack,message_stats.get_no_ack,arguments,effective_policy_definition"
+    "message_stats.deliver_no_ack,message_stats.get_no_ack,message_stats.deliver,"
+    "message_stats.deliver_get,message_stats.get,arguments,effective_policy_definition"
 )
 EXCHANGE_COLUMNS = "vhost,name,type"
 BINDING_COLUMNS = "vhost,source,destination,destination_type,routing_key"

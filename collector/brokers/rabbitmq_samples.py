@@ -11,10 +11,16 @@ The mapping (see docs/rabbitmq.md for the why):
     utilisation     = consumer_utilisation (or consumer_capacity); None without consumers
     name            = `<queue>` in vhost "/", `<vhost>/<queue>` elsewhere
 
-A missing `message_stats` means nothing was published or consumed since the queue (or the
-broker) started, so both totals are 0. A missing `messages_ready` means the broker has not
-reported the queue's depth yet (it was declared since the last statistics round): such a queue
-is left out of this poll rather than reported with a false backlog of 0. Streams are skipped:
+Unknown stays unknown (None), never 0: a missing `message_stats` means either no traffic yet or
+statistics that are not collected (`management.rates_mode = none` drops them even from a queue
+whose consumer holds messages), so both totals are None. RabbitMQ adds the consumption counters
+(ack, deliver, get, …) together, on the first delivery: with `message_stats` but none of them
+(a fresh queue that was only published to), acked_total is None; once any is there, a missing
+`ack` is a real 0 (a consumer holding its prefetch without acking).
+
+A missing `messages_ready` means the broker has not reported the queue's depth yet (it was
+declared since the last statistics round): such a queue is left out of this poll rather than
+reported with a false backlog of 0. Streams are skipped:
 they keep messages after consumption, so ready + unacked is no backlog there.
 """
 
@@ -35,6 +41,8 @@ from collector.config import DEFAULT_DLQ_PATTERNS
 from collector.model import DeadLetterSample, QueueSample
 
 CONSUMED_STATS = ("ack", "deliver_no_ack", "get_no_ack")
+# present once anything was delivered from the queue: then a missing `ack` means 0 acks
+DELIVERY_STATS = (*CONSUMED_STATS, "deliver", "deliver_get", "get")
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,9 @@ def queue_sample(
     item: Mapping[str, Any], label: str, fed_by: Sequence[str], is_dlq: bool
 ) -> QueueSample:
     """One `/api/queues` item → `QueueSample` (the mapping in the module docstring)."""
-    stats = _mapping(item.get("message_stats"))
+    raw_stats = item.get("message_stats")
+    stats = _mapping(raw_stats)
+    known = isinstance(raw_stats, dict)
     head = _number(item.get("head_message_timestamp"))
     consumers = item.get("consumers")
     return QueueSample(
@@ -108,14 +118,25 @@ def queue_sample(
         ready=_count(item.get("messages_ready")),
         unacked=_count(item.get("messages_unacknowledged")),
         consumers=consumers if isinstance(consumers, int) else None,
-        published_total=_count(stats.get("publish")),
-        acked_total=sum(_count(stats.get(k)) for k in CONSUMED_STATS),
+        published_total=_count(stats.get("publish")) if known else None,
+        acked_total=acked_total(stats),
         head_timestamp=head if head is not None and head > 0 else None,
         utilisation=_utilisation(item) if consumers else None,
         vhost=str(item.get("vhost", "/")),
         is_dlq=is_dlq,
         dlq_sources=tuple(fed_by),
     )
+
+
+def acked_total(stats: Mapping[str, Any]) -> int | None:
+    """ack + deliver_no_ack + get_no_ack, or None when no delivery counter is reported at all.
+
+    `{"publish": 3}` → None (unknown, not 0: STALL must not be concluded from it);
+    `{"publish": 3, "ack": 0, "deliver": 3, …}` → 0; no `message_stats` → `{}` → None.
+    """
+    if not any(_is_number(stats.get(k)) for k in DELIVERY_STATS):
+        return None
+    return sum(_count(stats.get(k)) for k in CONSUMED_STATS)
 
 
 def source_by_name(vhost: str, dlq: str, names: set[tuple[str, str]]) -> str:

@@ -14,7 +14,9 @@ Rules, checked in this order (the first that applies wins):
            (a stuck handler holding its prefetch, a poison message redelivered forever).
 5. WARN  — the backlog never decreased across the window and ended higher than it started:
            consumers are falling behind the producers.
-6. OK    — otherwise.
+6. OK    — the latest consumed count is unknown (the broker reports no ack statistics): said in
+           the reason, since "consuming" and "stalled" cannot be told apart.
+7. OK    — otherwise.
 
 A consumed count that went *down* (a broker restart resets it) counts as movement, not as
 frozen: after a restart nothing is known yet, so STALL waits for a full window again.
@@ -87,4 +89,6 @@ def evaluate_queue(window: QueueWindow, min_observations: int) -> Verdict:
     if falling_behind(window):
         first = backlog(window[0][1])
         return Verdict(Status.WARN, f"backlog grew from {first} to {size} over {span:.0f} s")
+    if last.acked_total is None:
+        return Verdict(Status.OK, f"no ack statistics, backlog {size}")
     return Verdict(Status.OK, f"consuming, backlog {size}")

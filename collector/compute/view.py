@@ -36,12 +36,18 @@ class ViewSettings:
 def build_view(
     snap: ClusterSnapshot, history: ClusterHistory, settings: ViewSettings
 ) -> ClusterView:
+    """The view of `snap`, holding only this shard's series.
+
+    Shard keys: a Kafka group (filtered by the adapter) and a topic for topic-level series; a
+    queue's display name (`<queue>`, or `<vhost>/<queue>` outside "/") for every series of a
+    RabbitMQ or SQS queue: its lag, status, consumed and produced counters, and its DLQ row.
+    """
+    own = settings.shard.owns
     if snap.queues:
         lags, groups = _queue_rows(snap, history, settings)
     else:
         lags, groups = _kafka_rows(snap, history, settings)
     lags, groups = fold_to_budget(lags, groups, settings.series_budget)
-    own = settings.shard.owns  # topic-level series belong to one shard only
     dead_letters = snap.dead_letters or tuple(kafka_dead_letters(snap, settings.dlq_patterns))
     return ClusterView(
         broker=snap.broker,
@@ -53,7 +59,8 @@ def build_view(
         lags=tuple(lags),
         groups=tuple(groups),
         produced_total={k: c.total for k, c in history.produced.items() if own(k)},
-        consumed_total={k: c.total for k, c in history.consumed.items()},
+        # keyed (group, topic): a queue is its own group; Kafka groups are already this shard's
+        consumed_total={k: c.total for k, c in history.consumed.items() if own(k[0])},
         lost_total=dict(history.lost),
         end_offsets={tp: o for tp, o in snap.end_offsets.items() if own(tp.topic)},
         retention_seconds={t: s for t, s in snap.retention_seconds.items() if own(t)},
@@ -153,6 +160,8 @@ def _queue_rows(
     for q in snap.queues:
         if q.is_dlq:
             continue  # a DLQ is reported as dlq_depth_messages, not as a consumer's lag
+        if not settings.shard.owns(q.name):
+            continue  # another shard reports this queue
         backlog = q.ready + q.unacked
         seconds: float | None = None
         method: LagMethod | None = None

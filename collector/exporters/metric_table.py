@@ -323,7 +323,8 @@ FAMILIES: tuple[Family, ...] = (
         "alert_notifications",
         Kind.COUNTER,
         ("status",),
-        "Alertmanager notifications received by the collector's webhook.",
+        "Alertmanager notifications received by the collector's webhook since it started: "
+        "firing, resolved, other.",
     ),
 )
 

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from demo.aws_emulator import TEST_CREDENTIALS, endpoint_url, start_moto
 from demo.services import free_port
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_alert_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Collectors built by module fixtures keep notifications in a temp file, not ./.eventscope."""
+    path = tmp_path_factory.mktemp("alert-history") / "alerts.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EVENTSCOPE__WEBHOOK_HISTORY_PATH", str(path))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def alert_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's collectors (in process or child processes) get a history file of their own."""
+    monkeypatch.setenv("EVENTSCOPE__WEBHOOK_HISTORY_PATH", str(tmp_path / "alerts.db"))
 
 
 @pytest.fixture(scope="module")

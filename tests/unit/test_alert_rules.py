@@ -229,17 +229,19 @@ def test_collector_outage_silences_every_pipeline_alert_of_its_cluster() -> None
 
 
 ROUTES = [
-    # (labels, receivers in order)
+    # (labels, receivers in order): every alert reaches the collector's history first
     ({"alertname": "ConsumerLagHigh", "severity": "warning", "cluster_name": "prod"},
-     "slack-ops"),
+     "eventscope,slack-ops"),
     ({"alertname": "ConsumerLagCritical", "severity": "critical", "cluster_name": "prod"},
-     "pagerduty-oncall,slack-ops"),
+     "eventscope,pagerduty-oncall,slack-ops"),
     ({"alertname": "ConsumerLagHigh", "severity": "warning", "cluster_name": "payments-prod"},
-     "slack-payments"),
+     "eventscope,slack-payments"),
     ({"alertname": "DeadLetterQueueGrowing", "severity": "critical",
       "cluster_name": "payments-prod"},
-     "pagerduty-oncall,slack-payments"),
-    ({"alertname": "SomethingElse", "cluster_name": "prod"}, "email-ops"),
+     "eventscope,pagerduty-oncall,slack-payments"),
+    ({"alertname": "SomethingElse", "cluster_name": "prod"}, "eventscope,email-ops"),
+    ({"alertname": "EventscopeCollectorDown", "severity": "critical"},
+     "eventscope,pagerduty-oncall,slack-ops"),
 ]  # fmt: skip
 
 
@@ -249,6 +251,18 @@ def test_production_routing(labels: dict[str, str], receivers: str) -> None:
     result = run_tool("amtool", "config", "routes", "test", f"--config.file={AM_PROD}", *pairs)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == receivers
+
+
+def test_production_webhook_feeds_the_collector_history_with_resolved_and_token() -> None:
+    config = yaml.safe_load(AM_PROD.read_text())
+    first = config["route"]["routes"][0]
+    assert first == {"receiver": "eventscope", "continue": True}  # no matchers: every alert
+    [receiver] = [r for r in config["receivers"] if r["name"] == "eventscope"]
+    [webhook] = receiver["webhook_configs"]
+    assert webhook["url"].endswith(":9308/api/alerts/webhook")
+    assert webhook["send_resolved"] is True
+    assert webhook["http_config"]["authorization"]["type"] == "Bearer"
+    assert webhook["http_config"]["authorization"]["credentials_file"].startswith("/etc/")
 
 
 @pytest.mark.parametrize("severity", ["warning", "critical"])

@@ -47,7 +47,7 @@ def test_defaults(tmp_path):
         ("poll_interval_seconds: .nan\n" + MINIMAL, "poll_interval_seconds", "finite"),
         ("poll_interval_seconds: .inf\n" + MINIMAL, "poll_interval_seconds", "finite"),
         ("poll_interval_seconds: 1.0e+308\n" + MINIMAL, "poll_interval_seconds", "at most 86400"),
-        ("webhook_history: -1\n" + MINIMAL, "webhook_history", "0 or more"),
+        ("webhook_history: -1\n" + MINIMAL, "webhook_history", "at least 1"),
         ("series_budget: 1e3\n" + MINIMAL, "series_budget", "integer"),
         ("thresholds: {seconds: -5}\n" + MINIMAL, "thresholds.seconds", "0 or more"),
         ("status_window: {commits: 0}\n" + MINIMAL, "status_window.commits", "at least 1"),

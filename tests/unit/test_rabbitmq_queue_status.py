@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from collector.brokers.rabbitmq_samples import QueueSelection
 from collector.compute.queue_status import evaluate_queue
 from collector.model import QueueSample, Status
 
@@ -71,6 +72,15 @@ CASES = [
         Status.OK,
         "consuming",
     ),  # unknown consumers never give STOP; acks frozen but no consumers
+    (
+        16,
+        window(q(5, 2, acked=None), q(5, 2, acked=None), q(5, 2, acked=None)),
+        3,
+        Status.OK,
+        "no ack statistics, backlog 7",
+    ),  # 16: consumers hold messages but acks are unknown: neither STALL nor "consuming"
+    (17, window(q(5, consumers=0, acked=None), q(5, consumers=0, acked=None)), 2, Status.STOP, ""),
+    # 17: STOP needs no ack statistics
     (14, window(q(3, consumers=0)), 1, Status.STOP, "no consumers"),
     (15, window(q(3, consumers=0)), 0, Status.STOP, "no consumers"),  # at least one is needed
 ]
@@ -90,3 +100,34 @@ def test_queue_rules(
 
 def test_empty_window_is_not_enough_observations() -> None:
     assert evaluate_queue((), 0).status is Status.OK
+
+
+def test_a_busy_queue_without_message_stats_is_never_stall() -> None:
+    """The management API's document for a queue whose stats are off, through history and view."""
+    from collector.brokers.rabbitmq_samples import build_samples
+    from collector.brokers.rabbitmq_topology import Binding
+    from collector.compute.view import ViewSettings, build_view
+    from collector.history import ClusterHistory
+    from collector.model import Broker, ClusterSnapshot
+
+    raw = [
+        {
+            "name": "orders",
+            "vhost": "/",
+            "type": "classic",
+            "messages_ready": 3,
+            "messages_unacknowledged": 2,
+            "consumers": 1,
+        }
+    ]
+    default = [Binding("/", "", "orders", "queue", "orders")]
+    history = ClusterHistory()
+    for t in (0.0, 15.0, 30.0, 45.0):
+        queues, dead = build_samples(raw, {}, default, QueueSelection())
+        snap = ClusterSnapshot(Broker.RABBITMQ, "r", t, queues=queues, dead_letters=dead)
+        history.observe(snap)
+        view = build_view(snap, history, ViewSettings(min_observations=3))
+    (group,) = view.groups
+    assert (group.status, group.reason) == (Status.OK, "no ack statistics, backlog 5")
+    assert view.consumed_total == {}  # no consumed series rather than a flat, false 0
+    assert view.produced_total == {}

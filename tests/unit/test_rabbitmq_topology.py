@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from collector.brokers.rabbitmq_samples import QueueSelection, build_samples, source_by_name
+from collector.brokers.rabbitmq_samples import (
+    QueueSelection,
+    acked_total,
+    build_samples,
+    source_by_name,
+)
 from collector.brokers.rabbitmq_topology import (
     Binding,
     QueueTopology,
@@ -224,11 +229,12 @@ def test_build_samples_maps_fields_and_names() -> None:
     assert (orders.published_total, orders.acked_total) == (100, 86)
     assert (orders.head_timestamp, orders.utilisation, orders.is_dlq) == (1.7e9, 0.5, False)
     shop = by_name["shop/orders"]
+    # no message_stats: unknown, not 0 (no traffic yet, or statistics not collected)
     assert (shop.vhost, shop.head_timestamp, shop.published_total, shop.acked_total) == (
         "shop",
         None,
-        0,
-        0,
+        None,
+        None,
     )
     assert by_name["parked"].is_dlq and by_name["parked"].dlq_sources == ("orders",)
     assert by_name["parked"].utilisation is None  # RabbitMQ's 0 without consumers means no one
@@ -274,3 +280,20 @@ def test_a_queue_without_reported_depth_is_left_out_not_zero() -> None:
     raw = [item("fresh"), item("known", messages_ready=0)]
     queues, _ = build_samples(raw, {}, [], QueueSelection())
     assert [q.name for q in queues] == ["known"]
+
+
+@pytest.mark.parametrize(
+    ("stats", "expected"),
+    [
+        ({}, None),  # no message_stats at all (rates_mode = none, or no traffic yet)
+        ({"publish": 3, "publish_details": {"rate": 0.0}}, None),  # published to, never delivered
+        ({"publish": 3, "ack": 0, "deliver": 3, "deliver_get": 3, "get": 0}, 0),  # held, unacked
+        ({"publish": 3, "deliver": 3, "deliver_get": 3}, 0),  # delivered: a missing ack is 0
+        ({"ack": 80, "deliver_no_ack": 5, "get_no_ack": 1}, 86),
+        ({"ack": None, "deliver": "x"}, None),  # nothing numeric: nothing known
+    ],
+)
+def test_acked_total_is_unknown_without_delivery_counters(
+    stats: dict[str, Any], expected: int | None
+) -> None:
+    assert acked_total(stats) == expected

@@ -7,6 +7,7 @@ import pytest
 from collector.compute.view import ViewSettings, build_view
 from collector.history import ClusterHistory
 from collector.model import Broker, ClusterSnapshot, DeadLetterSample, LagMethod, QueueSample
+from collector.sharding import ShardFilter, owner
 
 NOW = 1_000_000.0
 AGE = LagMethod.CLOUDWATCH_AGE
@@ -48,3 +49,31 @@ def test_counts_from_cloudwatch_become_produced_and_consumed():
     view = sqs_view(QueueSample("orders", 1, 0, None, published_total=7, acked_total=6))
     assert view.produced_total == {"orders": 7}
     assert view.consumed_total == {("orders", "orders"): 6}
+
+
+def test_each_queue_and_its_dlq_belong_to_exactly_one_shard():
+    names = [f"q{i}" for i in range(12)]
+    queues = [
+        QueueSample(n, i + 1, 0, 1, published_total=i, acked_total=i) for i, n in enumerate(names)
+    ]
+    queues += [QueueSample(f"{n}.dlq", 1, 0, 0, is_dlq=True) for n in names]
+    dead = tuple(DeadLetterSample(f"{n}.dlq", n, 1, {}) for n in names)
+    snap = ClusterSnapshot(Broker.SQS, "aws", NOW, queues=tuple(queues), dead_letters=dead)
+    history = ClusterHistory()
+    history.observe(snap)
+
+    def rows(shard: ShardFilter) -> set[tuple[str, str]]:
+        view = build_view(snap, history, ViewSettings(shard=shard))
+        return (
+            {("lag", r.group) for r in view.lags}
+            | {("status", g.group) for g in view.groups}
+            | {("produced", t) for t in view.produced_total}
+            | {("consumed", g) for g, _ in view.consumed_total}
+            | {("dlq", d.dlq) for d in view.dead_letters}
+        )
+
+    single = rows(ShardFilter())
+    first, second = rows(ShardFilter(1, 2)), rows(ShardFilter(2, 2))
+    assert first and second and not first & second
+    assert first | second == single
+    assert {name for kind, name in first if kind == "lag"} == {n for n in names if owner(n, 2) == 1}
