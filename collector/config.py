@@ -30,6 +30,7 @@ import yaml
 
 from collector.errors import ConfigError
 from collector.tracing.config import TracingConfig, validate_tracing
+from collector.web.config import WebConfig, validate_web
 
 ENV_PREFIX = "EVENTSCOPE__"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -170,6 +171,7 @@ class Config:
     status_window: StatusWindow = StatusWindow()
     webhook_history: int = 500
     tracing: TracingConfig = field(default_factory=TracingConfig)
+    web: WebConfig = field(default_factory=WebConfig)  # the listener: collector/web/config.py
 
 
 def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> Config:
@@ -339,6 +341,7 @@ def validate(config: Config) -> None:
     for i, rule in enumerate(config.thresholds.groups):
         if not rule.match:
             raise ConfigError(f"thresholds.groups[{i}].match", "must not be empty")
+    validate_web(config.web)
     validate_tracing(
         config.tracing,
         {c.name for c in config.clusters if isinstance(c, KafkaCluster)},
