@@ -92,6 +92,12 @@ class AlertHistory:
             rows = self._db.execute("SELECT body FROM notifications ORDER BY id DESC").fetchall()
         return [json.loads(body) for (body,) in rows]
 
+    def newest_first_json(self) -> bytes:
+        """`{"notifications": [...]}` newest first, joined from the stored JSON (no decoding)."""
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM notifications ORDER BY id DESC").fetchall()
+        return b'{"notifications":[' + b",".join(bytes(body) for (body,) in rows) + b"]}"
+
     def received_counts(self) -> dict[str, int]:
         with self._lock:
             return dict(self.received)

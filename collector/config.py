@@ -30,6 +30,7 @@ from collector.config_bounds import RANGE, bounded
 from collector.config_yaml import parse_yaml, shown
 from collector.errors import ConfigError
 from collector.tracing.config import TracingConfig, validate_tracing
+from collector.web.config import WebConfig, validate_web
 
 ENV_PREFIX = "EVENTSCOPE__"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -178,6 +179,7 @@ class Config:
     webhook_history_path: str = ".eventscope/alerts.db"
     webhook_history_bytes: int = bounded(16 << 20, 1, 1 << 30)
     tracing: TracingConfig = field(default_factory=TracingConfig)
+    web: WebConfig = field(default_factory=WebConfig)  # the listener: collector/web/config.py
 
 
 def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> Config:
@@ -359,6 +361,7 @@ def validate(config: Config) -> None:
     for i, rule in enumerate(config.thresholds.groups):
         if not rule.match:
             raise ConfigError(f"thresholds.groups[{i}].match", "must not be empty")
+    validate_web(config.web)
     validate_tracing(
         config.tracing,
         {c.name for c in config.clusters if isinstance(c, KafkaCluster)},

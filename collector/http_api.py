@@ -10,40 +10,49 @@ Routes:
                                      404 unknown group, 409 same name in several clusters
     GET  /api/topology               broker-side routing per cluster (EventBridge bus → rule →
                                      queue → service), rule failed invocations
-    POST /api/alerts/webhook         Alertmanager webhook receiver (keeps the last N notifications)
+    POST /api/alerts/webhook         Alertmanager webhook receiver: 400 unless an Alertmanager
+                                     notification, 413 above web.webhook_max_body_bytes; keeps
+                                     the last N, at most webhook_history_bytes
     GET  /api/alerts/notifications   those notifications, newest first
     GET  /api/traces/{id}            one correlation ID's journey
     GET  /api/traces?status=&since=&until=&service=&event_type=&limit=   recent journeys
 
-When `api_token` is set, /api/* requires `Authorization: Bearer <token>`.
+When `api_token` is set, /api/* requires `Authorization: Bearer <token>`; with basic auth users in
+the web config file, basic credentials open /api/* too, and /metrics needs them (see
+collector/web/limits.py). The app is served by `collector.web.server.HttpServer`.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
-import logging
 import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from collector.alert_notification import InvalidNotification, parse_notification
 from collector.exporters.exposition import render_exposition
 from collector.exporters.group_detail import find_group, group_detail_json
 from collector.model import ClusterView
+from collector.web.auth import BasicAuth
+from collector.web.config import WebConfig, WebConfigFile
+from collector.web.limits import AccessGate, ConcurrencyCap
+from collector.web.server import HttpServer
 
-log = logging.getLogger(__name__)
-
-MAX_BODY_BYTES = 1 << 20
 MAX_QUERY_CHARS = 4096
 MAX_LIMIT = 500
 _ID = re.compile(r"[A-Za-z0-9._:@-]{1,200}")
@@ -65,22 +74,40 @@ class TraceReader(Protocol):
 
 @dataclass
 class Notifications:
-    """The last `limit` Alertmanager notifications, newest last."""
+    """The last `limit` Alertmanager notifications, newest last, at most `max_bytes` in all.
+
+    Each is kept encoded (compact JSON with its `received_at`), so the bound is the memory held:
+    decoded, a small alert costs about ten times its JSON. `add` takes a payload already checked
+    by `parse_notification`; the oldest go first when either bound is passed.
+    """
 
     limit: int = 500
-    items: deque[dict[str, Any]] = field(default_factory=deque)
+    max_bytes: int = 8 << 20
+    items: deque[bytes] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
     received: dict[str, int] = field(default_factory=dict)
+    kept_bytes: int = 0
 
     def add(self, payload: dict[str, Any], now: float) -> None:
+        encoded = json.dumps({**payload, "received_at": now}, separators=(",", ":")).encode()
         with self.lock:
-            self.items.append({**payload, "received_at": now})
-            while len(self.items) > self.limit:
-                self.items.popleft()
+            self.items.append(encoded)
+            self.kept_bytes += len(encoded)
+            while len(self.items) > self.limit or (
+                self.kept_bytes > self.max_bytes and len(self.items) > 1
+            ):
+                self.kept_bytes -= len(self.items.popleft())
             status = str(payload.get("status", "unknown"))
             self.received[status] = self.received.get(status, 0) + 1
 
     def newest_first(self) -> list[dict[str, Any]]:
+        return [json.loads(item) for item in self._newest_first()]
+
+    def newest_first_json(self) -> bytes:
+        """`{"notifications": [...]}` newest first, joined from the kept bytes (no decoding)."""
+        return b'{"notifications":[' + b",".join(self._newest_first()) + b"]}"
+
+    def _newest_first(self) -> list[bytes]:
         with self.lock:
             return list(reversed(self.items))
 
@@ -91,6 +118,8 @@ class NotificationLog(Protocol):
     def add(self, payload: dict[str, Any], now: float) -> None: ...
 
     def newest_first(self) -> list[dict[str, Any]]: ...
+
+    def newest_first_json(self) -> bytes: ...
 
 
 @dataclass
@@ -103,136 +132,158 @@ class ApiContext:
     topology: Callable[[], list[dict[str, Any]]] = list  # see collector.exporters.topology
 
 
-class Handler(BaseHTTPRequestHandler):
-    server_version = "eventscope"
-    ctx: ApiContext  # set on the subclass made by `make_server`
+class Api:
+    """The routes over one `ApiContext`; sync routes run in Starlette's threadpool."""
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
+    def __init__(self, ctx: ApiContext, web: WebConfig) -> None:
+        self.ctx = ctx
+        self.web = web
 
-    # -- dispatch --------------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        return [
+            Route("/metrics", self.metrics),
+            Route("/healthz", self.healthz),
+            Route("/api/clusters", self.clusters),
+            Route("/api/groups", self.groups),
+            Route("/api/groups/{group:path}", self.group),
+            Route("/api/topology", self.topology),
+            Route("/api/alerts/notifications", self.notifications),
+            Route("/api/alerts/webhook", self.webhook, methods=["POST"]),
+            Route("/api/traces", self.trace_search),
+            Route("/api/traces/{ident:path}", self.journey),
+        ]
 
-    def do_GET(self) -> None:
-        if len(self.path) > MAX_QUERY_CHARS:
-            return self._json(HTTPStatus.REQUEST_URI_TOO_LONG, {"error": "request URI too long"})
-        url = urlsplit(self.path)
-        path = url.path
-        if path == "/metrics":
-            return self._metrics()
-        if path == "/healthz":
-            return self._send(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
-        if not path.startswith("/api/"):
-            return self._json(HTTPStatus.NOT_FOUND, {"error": f"no route {path}"})
-        if not self._authorized():
-            return None
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        if path == "/api/clusters":
-            return self._json(
-                HTTPStatus.OK, {"clusters": [cluster_json(v) for v in self.ctx.views()]}
-            )
-        if path == "/api/groups":
-            return self._json(HTTPStatus.OK, {"groups": groups_json(self.ctx.views())})
-        if path.startswith("/api/groups/"):
-            return self._group(unquote(path[len("/api/groups/") :]), query.get("cluster"))
-        if path == "/api/topology":
-            return self._json(HTTPStatus.OK, {"clusters": self.ctx.topology()})
-        if path == "/api/alerts/notifications":
-            return self._json(
-                HTTPStatus.OK, {"notifications": self.ctx.notifications.newest_first()}
-            )
-        if path == "/api/traces" or path.startswith("/api/traces/"):
-            return self._traces(path, query)
-        return self._json(HTTPStatus.NOT_FOUND, {"error": f"no route {path}"})
-
-    def do_POST(self) -> None:
-        path = urlsplit(self.path).path
-        if path != "/api/alerts/webhook":
-            return self._json(HTTPStatus.NOT_FOUND, {"error": f"no route {path}"})
-        if not self._authorized():
-            return None
-        length = int(self.headers.get("Content-Length") or 0)
-        if length <= 0 or length > MAX_BODY_BYTES:
-            return self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "body size"})
-        try:
-            payload = json.loads(self.rfile.read(length))
-        except (ValueError, UnicodeDecodeError):
-            return self._json(HTTPStatus.BAD_REQUEST, {"error": "body is not JSON"})
-        if not isinstance(payload, dict) or "alerts" not in payload:
-            return self._json(HTTPStatus.BAD_REQUEST, {"error": "not an Alertmanager payload"})
-        self.ctx.notifications.add(payload, time.time())
-        return self._json(HTTPStatus.OK, {"ok": True})
-
-    # -- routes ----------------------------------------------------------------------------
-
-    def _metrics(self) -> None:
+    def metrics(self, request: Request) -> Response:
         # the same bytes as prometheus_client.generate_latest, ~3x faster at 50k series
         body = render_exposition(self.ctx.registry.collect())
-        self._send(HTTPStatus.OK, body, CONTENT_TYPE_LATEST)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    def _group(self, group: str, cluster: str | None) -> None:
+    async def healthz(self, request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    def clusters(self, request: Request) -> Response:
+        return JSONResponse({"clusters": [cluster_json(v) for v in self.ctx.views()]})
+
+    def groups(self, request: Request) -> Response:
+        return JSONResponse({"groups": groups_json(self.ctx.views())})
+
+    def group(self, request: Request) -> Response:
+        group = request.path_params["group"]
         if not group:
-            return self._json(HTTPStatus.NOT_FOUND, {"error": "no group named in the path"})
-        found = find_group(self.ctx.views(), group, cluster)
+            return error(404, "no group named in the path")
+        found = find_group(self.ctx.views(), group, query(request).get("cluster"))
         if found.ambiguous:
-            body = {"error": found.error, "clusters": list(found.clusters)}
-            return self._json(HTTPStatus.CONFLICT, body)
+            return JSONResponse({"error": found.error, "clusters": list(found.clusters)}, 409)
         if found.view is None or found.row is None:
-            return self._json(HTTPStatus.NOT_FOUND, {"error": found.error})
-        return self._json(HTTPStatus.OK, group_detail_json(found.view, found.row))
+            return error(404, found.error)
+        return json_response(group_detail_json(found.view, found.row))
 
-    def _traces(self, path: str, query: dict[str, str]) -> None:
+    def topology(self, request: Request) -> Response:
+        return JSONResponse({"clusters": self.ctx.topology()})
+
+    def notifications(self, request: Request) -> Response:
+        body = self.ctx.notifications.newest_first_json()
+        return Response(body, media_type="application/json")
+
+    async def webhook(self, request: Request) -> Response:
+        limit = self.web.webhook_max_body_bytes
+        if int(request.headers.get("content-length") or 0) > limit:  # h11 checked it is a number
+            return error(413, f"body larger than {limit} bytes")
+        body = bytearray()
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    return error(413, f"body larger than {limit} bytes")
+        except ClientDisconnect:  # gone, or cut by the request timeout: nobody to answer
+            return Response(status_code=400)
+        if not body:
+            return error(400, "empty body")
+        try:
+            await run_in_threadpool(self._keep_notification, bytes(body))
+        except InvalidNotification as exc:
+            return error(400, str(exc))
+        return JSONResponse({"ok": True})
+
+    def _keep_notification(self, body: bytes) -> None:
+        self.ctx.notifications.add(parse_notification(body), time.time())
+
+    def journey(self, request: Request) -> Response:
         traces = self.ctx.traces
         if traces is None:
-            return self._json(
-                HTTPStatus.NOT_FOUND, {"error": "tracing is not enabled in this collector"}
-            )
-        if path.startswith("/api/traces/"):
-            ident = unquote(path[len("/api/traces/") :])
-            if not _ID.fullmatch(ident):
-                return self._json(HTTPStatus.BAD_REQUEST, {"error": "malformed correlation ID"})
-            journey = traces.journey(ident)
-            if journey is None:
-                return self._json(HTTPStatus.NOT_FOUND, {"error": f"no journey for {ident}"})
-            return self._json(HTTPStatus.OK, journey)
+            return error(404, "tracing is not enabled in this collector")
+        ident = request.path_params["ident"]
+        if not _ID.fullmatch(ident):
+            return error(400, "malformed correlation ID")
+        journey = traces.journey(ident)
+        if journey is None:
+            return error(404, f"no journey for {ident}")
+        return json_response(journey)
+
+    def trace_search(self, request: Request) -> Response:
+        traces = self.ctx.traces
+        if traces is None:
+            return error(404, "tracing is not enabled in this collector")
+        q = query(request)
         try:
-            limit = min(MAX_LIMIT, int(query.get("limit", "50")))
-            since = float(query["since"]) if "since" in query else None
-            until = float(query["until"]) if "until" in query else None
+            limit = min(MAX_LIMIT, int(q.get("limit", "50")))
+            since = float(q["since"]) if "since" in q else None
+            until = float(q["until"]) if "until" in q else None
         except ValueError:
-            return self._json(
-                HTTPStatus.BAD_REQUEST, {"error": "limit/since/until must be numbers"}
-            )
-        status = query.get("status")
+            return error(400, "limit/since/until must be numbers")
+        status = q.get("status")
         known = (None, "failed", "slow", "in_flight", "complete", "compensated", "dead_lettered")
         if status not in known:
-            return self._json(HTTPStatus.BAD_REQUEST, {"error": f"unknown status {status!r}"})
+            return error(400, f"unknown status {status!r}")
         found = traces.search(
-            status, since, until, query.get("service"), query.get("event_type"), max(1, limit)
+            status, since, until, q.get("service"), q.get("event_type"), max(1, limit)
         )
-        return self._json(HTTPStatus.OK, {"traces": found})
+        return json_response({"traces": found})
 
-    # -- plumbing --------------------------------------------------------------------------
 
-    def _authorized(self) -> bool:
-        token = self.ctx.api_token
-        if not token:
-            return True
-        given = self.headers.get("Authorization", "")
-        if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return True
-        self._json(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong bearer token"})
-        return False
+class UriLimit:
+    """414 for a path and query longer than MAX_QUERY_CHARS, before anything reads them."""
 
-    def _json(self, status: HTTPStatus, payload: Any) -> None:
-        body = json.dumps(payload, default=str).encode()
-        self._send(status, body, "application/json")
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            len(scope.get("raw_path") or b"") + len(scope["query_string"]) >= MAX_QUERY_CHARS
+        ):
+            await error(414, "request URI too long")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def build_app(
+    ctx: ApiContext, web: WebConfig | None = None, basic: BasicAuth | None = None
+) -> ASGIApp:
+    """The whole HTTP surface: URI limit, concurrency cap, access gate, then the routes."""
+    web = web or WebConfig()
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        what = f"no route {request.url.path}" if status == 404 else f"{request.method} not allowed"
+        return error(status, what)
+
+    app = Starlette(routes=Api(ctx, web).routes(), exception_handlers={HTTPException: http_error})
+    gated = AccessGate(app, ctx.api_token, basic)
+    return UriLimit(ConcurrencyCap(gated, web.max_concurrent_requests))
+
+
+def query(request: Request) -> dict[str, str]:
+    """The query's last value per name, blank values left out (as parse_qs does)."""
+    return {k: v[-1] for k, v in parse_qs(request.url.query).items()}
+
+
+def error(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status)
+
+
+def json_response(payload: Any) -> Response:
+    """JSON with `default=str`, for the trace and group answers that carry odd types."""
+    return Response(json.dumps(payload, default=str).encode(), media_type="application/json")
 
 
 def cluster_json(v: ClusterView) -> dict[str, Any]:
@@ -267,8 +318,15 @@ def groups_json(views: Sequence[ClusterView]) -> list[dict[str, Any]]:
     return out
 
 
-def make_server(host: str, port: int, ctx: ApiContext) -> ThreadingHTTPServer:
-    handler = type("BoundHandler", (Handler,), {"ctx": ctx})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+def make_server(
+    host: str,
+    port: int,
+    ctx: ApiContext,
+    web: WebConfig | None = None,
+    web_file: WebConfigFile | None = None,
+) -> HttpServer:
+    """The listener for `ctx`, not yet started: `start()`, read `.port`, then `stop()`."""
+    web_file = web_file or WebConfigFile()
+    basic = BasicAuth(web_file.basic_auth_users) if web_file.basic_auth_users else None
+    app = build_app(ctx, web, basic)
+    return HttpServer(app, host, port, web, web_file.tls_server_config)

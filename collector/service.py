@@ -7,7 +7,6 @@ stopped in reverse order.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +29,7 @@ from collector.http_api import ApiContext, make_server
 from collector.model import ClusterSnapshot
 from collector.poller import ClusterPoller, Poller, SnapshotHook
 from collector.sharding import ShardFilter
+from collector.web.config import validate_web
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ class CollectorService:
     notifications: AlertHistory = field(init=False)
     traces: Any = field(init=False, default=None)
     _server: Any = field(init=False, default=None)
-    _thread: threading.Thread | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -98,6 +97,7 @@ class CollectorService:
         if self.traces is not None:
             self.registry.register(self.traces.collector())
         self.registry.register(NotificationsCollector(self.notifications.received_counts))
+        self.web_file = validate_web(cfg.web)  # the web config file, read and checked once more
 
     def _record_consumption(self, snap: ClusterSnapshot) -> None:
         """Tell the trace store how far each group got, so hops learn who consumed them."""
@@ -121,15 +121,15 @@ class CollectorService:
             traces=self.traces,
             topology=lambda: topology_json(self.topology()),
         )
-        self._server = make_server(self.host, self.port, ctx)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
-        self._thread.start()
+        self._server = make_server(self.host, self.port, ctx, self.config.web, self.web_file)
+        self._server.start()
+        self.port = self._server.port
         if self.traces is not None:
             self.traces.start()
         self.poller.start()
         log.info(
-            "collector serving on http://%s:%d/metrics, polling %d cluster(s) every %.0f s",
+            "collector serving on %s://%s:%d/metrics, polling %d cluster(s) every %.0f s",
+            self._server.scheme,
             self.host,
             self.port,
             len(self.config.clusters),
@@ -141,8 +141,7 @@ class CollectorService:
         if self.traces is not None:
             self.traces.stop(5.0)
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
         self.notifications.close()  # after the server: no webhook request is still writing
 
 

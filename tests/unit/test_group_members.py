@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from typing import Any
@@ -139,10 +138,9 @@ def api():
     views = [view("east", ROW, odd), view("west", ROW)]
     ctx = ApiContext(CollectorRegistry(), lambda: views, Notifications())
     server = make_server("127.0.0.1", 0, ctx)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    server.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.stop()
 
 
 def get(url: str) -> tuple[int, Any]:
