@@ -16,26 +16,29 @@ Rules, checked in this order (the first that applies wins):
 3. OK     — not enough observations yet to judge (fewer than `min_observations`).
 4. REWIND — the committed offset went backwards inside the window.
 5. OK     — the latest lag is 0: caught up (an idle topic with a caught-up consumer is healthy).
-6. STOP   — the group has no members, lag > 0, and the offset has not moved for longer than it
-            had been moving inside the window (Burrow's time rule: now − last move > last move −
-            window start), with no zero lag since that last move (nobody is consuming).
+6. STOP   — the group has no members, and its offset stood still with lag > 0 over the last
+            `min_observations` polls: nobody is consuming and messages wait.
 7. OK     — the lag was 0 somewhere in the window: the consumer reached the end of the log within
             the window, so it keeps up (Burrow's guard against noise).
 8. STALL  — the offset is frozen across the whole window, lag > 0, and members are present or
             unknown (consumers are there but not advancing).
-9. WARN   — the lag rises beyond its own swing: the lowest lag of the window's newer half is
-            above the highest lag of its older half (falling behind).
+9. WARN   — at the polls where the offset had moved (Burrow's commits; at least
+            `MIN_COMMITS_FOR_TREND`), the lag rises beyond its own swing: the lowest of the newer
+            half is above the highest of the older half (falling behind).
 10. OK    — otherwise.
 
-Rule 9 replaces Burrow's "lag never decreased": a poller sees the lag rise between every two
-commits, so a healthy consumer committing in bursts draws a sawtooth whose troughs never climb
-above its earlier peaks, while a consumer that falls behind lifts its troughs.
-Example: lags 3, 9, 2, 8, 4, 9 → older half max 9, newer half min 4 → not WARN;
-lags 5, 8, 12, 15, 21, 24 → older max 12 < newer min 15 → WARN.
+Rule 9 replaces Burrow's "lag never decreased" over every poll: between two commits a poller sees
+the lag rise (the offset stands still, the log grows), so a healthy consumer committing in bursts
+draws a sawtooth. Read where the offset moved, and compared half against half, a sawtooth's
+troughs never climb above its earlier peaks, while a consumer that falls behind lifts them.
+Example: lags at commits 3, 9, 2, 8, 4, 9 → older half max 9, newer half min 4 → not WARN;
+5, 8, 12, 15, 21, 24 → older max 12 < newer min 15 → WARN.
 
-Rule 6 is time-based only without members: with members present, a frozen offset is judged over a
-whole window of polls (rule 8), because a healthy batch consumer that commits every few polls
-would otherwise read stopped for half of each cycle.
+Rule 6 uses the members Burrow does not have: Burrow calls a partition STOP once the time since
+its last commit exceeds the window's span; here no members plus a standing offset with waiting
+messages is STOP after `min_observations` polls, sooner. With members present, a frozen offset
+waits for a whole window (rule 8): the window must span more than the slowest healthy consumer's
+commit cycle, or a batch consumer reads STALL while it sleeps.
 
 A group's status is the worst of its partitions (`Status` orders them).
 """
@@ -82,11 +85,10 @@ def since_last_move(window: Sequence[Observation]) -> Sequence[Observation]:
     return window[start:]
 
 
-def stopped_by_time(window: Sequence[Observation]) -> bool:
-    """Rule 6 (with no members): unmoved for longer than the window moved, no zero lag since."""
-    frozen_part = since_last_move(window)
-    moved_at, now = frozen_part[0].time, window[-1].time
-    return now - moved_at > moved_at - window[0].time and all(o.lag > 0 for o in frozen_part)
+def standing_with_lag(window: Sequence[Observation], polls: int) -> bool:
+    """Rule 6 (with no members): the last `polls` observations show the latest offset, lag > 0."""
+    recent = since_last_move(window)[-polls:]
+    return len(recent) >= polls and all(o.lag > 0 for o in recent)
 
 
 def lag_touched_zero(window: Sequence[Observation]) -> bool:
@@ -113,9 +115,18 @@ def rising_beyond_swing(values: Sequence[int]) -> bool:
     return min(values[-half:]) > max(values[:half])
 
 
+MIN_COMMITS_FOR_TREND = 4  # two per half: one odd commit cannot make a trend
+
+
+def commits(window: Sequence[Observation]) -> list[Observation]:
+    """The observations whose offset differs from the one before (the first is not known to)."""
+    return [b for a, b in itertools.pairwise(window) if b.offset != a.offset]
+
+
 def falling_behind(window: Sequence[Observation]) -> bool:
-    """Rule 9 on lags."""
-    return rising_beyond_swing([o.lag for o in window])
+    """Rule 9: the lag at commits rises beyond its own swing."""
+    lags = [o.lag for o in commits(window)]
+    return len(lags) >= MIN_COMMITS_FOR_TREND and rising_beyond_swing(lags)
 
 
 def evaluate_partition(
@@ -133,7 +144,7 @@ def evaluate_partition(
         return Verdict(Status.REWIND, f"committed offset went backwards (now {last.offset})")
     if caught_up(window):
         return Verdict(Status.OK, "caught up")
-    if members == 0 and stopped_by_time(window):
+    if members == 0 and standing_with_lag(window, max(1, min_observations)):
         unmoved = last.time - since_last_move(window)[0].time
         return Verdict(
             Status.STOP,
@@ -146,8 +157,12 @@ def evaluate_partition(
             Status.STALL, f"offset {last.offset} unchanged for {span:.0f} s while lag is {last.lag}"
         )
     if falling_behind(window):
+        moved = commits(window)
+        first, latest = moved[0], moved[-1]
         return Verdict(
-            Status.WARN, f"lag grew from {window[0].lag} to {last.lag} over {span:.0f} s"
+            Status.WARN,
+            f"lag at commits grew from {first.lag} to {latest.lag}"
+            f" over {latest.time - first.time:.0f} s",
         )
     return Verdict(Status.OK, "consuming")
 
