@@ -14,10 +14,10 @@ The floor is what the Prometheus side of the configuration makes any alert wait:
 
     scrape interval 5 s + for 30 s + evaluation interval 5 s = 40 s
 
-On top of it comes eventscope's own detection, shown as "fault -> pending": the group turns
-STOP once its committed offset has been frozen, with lag, across the status window (10 polls,
-so at most 9 x 2 s = 18 s after the last commit); a partition that sat idle and caught up
-before the fault is frozen already, and turns STOP at the first poll that sees lag on it.
+On top of it comes eventscope's own detection, shown as "fault -> pending": with no members
+left, the group turns STOP once `status_window.min_commits` polls (3) show its committed offset
+standing with lag (about 2 x 2 s after the last commit, plus the member's leave). Until
+December 2026 it waited for a frozen status window (10 polls, up to 18 s).
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def run(runs: int = 3) -> tuple[list[Row], dict[str, Any]]:
     floor = sum(parts.values())
     raw: dict[str, Any] = {
         "floor_parts": parts,
-        "status_window_at_most": (StatusWindow().commits - 1) * POLL_INTERVAL,
+        "stop_after_polls_at_most": (StatusWindow().min_commits - 1) * POLL_INTERVAL,
         "runs": [],
     }
     with tempfile.TemporaryDirectory(prefix="bench-alert-") as tmp:

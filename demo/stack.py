@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import re
 import signal
@@ -160,6 +161,8 @@ def collector_config(
 poll_interval_seconds: {args.poll_interval}
 listen: 127.0.0.1:{ports["collector_port"]}
 webhook_history_path: {workdir}/alerts.db
+status_window:
+  commits: {status_window_polls(args.poll_interval)}
 thresholds:
   messages: 500
   seconds: 120
@@ -169,6 +172,18 @@ thresholds:
       seconds: 60
 clusters:
 {"".join(clusters)}{"".join(tracing)}"""
+
+
+STATUS_WINDOW_SECONDS = 60.0  # three cycles of batch-analytics (sleeps 20 s, then drains)
+
+
+def status_window_polls(poll_interval: float) -> int:
+    """Polls in the status window: the default 10, or enough to span `STATUS_WINDOW_SECONDS`.
+
+    A poller's window is polls, not commits (Burrow's), so it must outlast the slowest healthy
+    consumer's commit cycle, or a batch consumer reads STALL while it sleeps. 2 s polls → 30.
+    """
+    return max(10, math.ceil(STATUS_WINDOW_SECONDS / poll_interval))
 
 
 def tap_session(kafka_broker: str) -> str:

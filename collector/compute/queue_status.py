@@ -12,11 +12,15 @@ Rules, checked in this order (the first that applies wins):
 4. STALL — consumers are present, the backlog was > 0 in every sample of the window, and the
            consumed count did not move across it: consumers are attached but not acking
            (a stuck handler holding its prefetch, a poison message redelivered forever).
-5. WARN  — the backlog never decreased across the window and ended higher than it started:
-           consumers are falling behind the producers.
-6. OK    — the latest consumed count is unknown (the broker reports no ack statistics): said in
+5. OK    — the backlog was 0 in some sample of the window: consumers reached the end of the
+           queue within the window, so they keep up (Burrow's guard against noise).
+6. WARN  — the backlog rises beyond its own swing: the smallest backlog of the window's newer
+           half is above the largest of its older half (`status.rising_beyond_swing`); consumers
+           are falling behind the producers. A healthy queue's backlog is a sawtooth whose
+           troughs do not climb.
+7. OK    — the latest consumed count is unknown (the broker reports no ack statistics): said in
            the reason, since "consuming" and "stalled" cannot be told apart.
-7. OK    — otherwise.
+8. OK    — otherwise.
 
 A consumed count that went *down* (a broker restart resets it) counts as movement, not as
 frozen: after a restart nothing is known yet, so STALL waits for a full window again.
@@ -28,10 +32,9 @@ with min_observations=3 → rule 4, STALL "2 consumers acked nothing for 30 s wh
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
-from collector.compute.status import Verdict
+from collector.compute.status import Verdict, rising_beyond_swing
 from collector.model import QueueSample, Status
 
 QueueWindow = Sequence[tuple[float, QueueSample]]
@@ -64,10 +67,14 @@ def stalled(window: QueueWindow) -> bool:
     )
 
 
+def backlog_touched_zero(window: QueueWindow) -> bool:
+    """Rule 5: the backlog was zero in at least one sample of the window."""
+    return any(backlog(s) == 0 for _, s in window)
+
+
 def falling_behind(window: QueueWindow) -> bool:
-    """Rule 5: backlog never decreased and ended higher than it started."""
-    sizes = [backlog(s) for _, s in window]
-    return all(b >= a for a, b in itertools.pairwise(sizes)) and sizes[-1] > sizes[0]
+    """Rule 6: the newer half's smallest backlog is above the older half's largest."""
+    return rising_beyond_swing([backlog(s) for _, s in window])
 
 
 def evaluate_queue(window: QueueWindow, min_observations: int) -> Verdict:
@@ -86,6 +93,8 @@ def evaluate_queue(window: QueueWindow, min_observations: int) -> Verdict:
         return Verdict(
             Status.STALL, f"{who} acked nothing for {span:.0f} s while backlog is {size}"
         )
+    if backlog_touched_zero(window):
+        return Verdict(Status.OK, f"backlog reached 0 inside the window, now {size}")
     if falling_behind(window):
         first = backlog(window[0][1])
         return Verdict(Status.WARN, f"backlog grew from {first} to {size} over {span:.0f} s")

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.service
 DLQ_PATTERNS = ("*.dlq", "*-dlq", "dlq.*", "*.DLT")
 
 
-def poller(bootstrap: str, groups: tuple[str, ...] = ()) -> ClusterPoller:
+def poller(bootstrap: str, groups: tuple[str, ...] = (), window: int = 3) -> ClusterPoller:
     cluster = KafkaCluster(
         name="health", bootstrap_servers=bootstrap, request_timeout_seconds=3.0, groups=groups
     )
@@ -35,7 +35,7 @@ def poller(bootstrap: str, groups: tuple[str, ...] = ()) -> ClusterPoller:
         KafkaAdapter(cluster, dlq_patterns=DLQ_PATTERNS),
         interval=1.0,
         settings=ViewSettings(min_observations=3, dlq_patterns=DLQ_PATTERNS),
-        status_window=3,
+        status_window=window,
     )
 
 
@@ -65,7 +65,12 @@ def test_rewind_stop_warn_ok_from_commit_sequences(kafka):
         assert status_of(steps(p, kafka, g_rewind, topic, [5, 8, 2]), g_rewind)[0] is Status.REWIND
         status, reason = status_of(steps(p, kafka, g_stop, topic, [3, 3, 3]), g_stop)
         assert status is Status.STOP and "no members" in reason  # committed only: Empty group
-        view = steps(p, kafka, g_warn, topic, [1, 2, 3], produce_each=4)
+        # WARN reads the lag at 4+ commits, so it needs a window of 5+ polls
+        wide = poller(kafka, window=6)
+        try:
+            view = steps(wide, kafka, g_warn, topic, [1, 2, 3, 4, 5, 6], produce_each=4)
+        finally:
+            wide.stop()
         status, reason = status_of(view, g_warn)
         assert status is Status.WARN and "grew" in reason
         end = next(r.end for r in view.lags if r.topic == topic)

@@ -71,3 +71,11 @@ def test_only_aws(tmp_path):
     (aws,) = config.clusters
     assert isinstance(aws, AwsCluster)
     assert aws.exclude_queues == ("*eventscope-tap",)
+
+
+@pytest.mark.parametrize(("poll", "polls"), [("2", 30), ("5", 12), ("15", 10)])
+def test_status_window_outlasts_the_batch_consumers_cycle(tmp_path, poll, polls):
+    # batch-analytics commits every ~20 s: a shorter window reads it STALL while it sleeps
+    config = load(("--poll-interval", poll), tmp_path)
+    assert config.status_window.commits == polls
+    assert polls * config.poll_interval_seconds >= 60

@@ -49,9 +49,9 @@ CASES = [
         7,
         window(q(0, acked=10), q(4, acked=10), q(4, acked=10)),
         3,
-        Status.WARN,
-        "backlog grew from 0 to 4",
-    ),  # backlog was 0 at the start: not a stall, but growing
+        Status.OK,
+        "backlog reached 0 inside the window, now 4",
+    ),  # backlog was 0 at the start: consumers reached the end within the window (rule 5)
     (
         8,
         window(q(5, acked=10), q(8, acked=20), q(12, acked=30)),
@@ -82,6 +82,22 @@ CASES = [
     (17, window(q(5, consumers=0, acked=None), q(5, consumers=0, acked=None)), 2, Status.STOP, ""),
     # 17: STOP needs no ack statistics
     (14, window(q(3, consumers=0)), 1, Status.STOP, "no consumers"),
+    # 16: a healthy sawtooth (backlog between deliveries, never 0 at a poll) is not WARN; 17: a
+    # backlog whose troughs climb above its earlier peaks is
+    (
+        16,
+        window(*(q(b, acked=10 * i) for i, b in enumerate([3, 9, 2, 8, 4, 9, 3, 8]))),
+        3,
+        Status.OK,
+        "consuming",
+    ),
+    (
+        17,
+        window(*(q(b, acked=10 * i) for i, b in enumerate([5, 8, 12, 15, 21, 24]))),
+        3,
+        Status.WARN,
+        "grew from 5 to 24",
+    ),
     (15, window(q(3, consumers=0)), 0, Status.STOP, "no consumers"),  # at least one is needed
 ]
 
