@@ -36,7 +36,7 @@ from demo.aws_stack import (
     aws_cluster_config,
     aws_tracing_config,
 )
-from demo.kafka_node import kafka_available, start_kafka
+from demo.kafka_node import kafka_available, kafka_version, start_kafka
 from demo.services import (
     ManagedProcess,
     ServiceError,
@@ -364,7 +364,7 @@ def start_kafka_broker(stack: Stack, args: argparse.Namespace) -> None:
         log.info("starting Tansu (Kafka protocol, no Java) on 127.0.0.1:%d: %s", port, why)
         stack.procs.append(start_tansu(port, stack.workdir, name="kafka"))
         return
-    log.info("starting Apache Kafka (single KRaft node) on 127.0.0.1:%d", port)
+    log.info("starting Apache Kafka (single KRaft node) on 127.0.0.1:%d: %s", port, why)
     started = time.monotonic()
     node = start_kafka(stack.workdir, port=port, name="kafka")
     stack.procs.append(node.process)
@@ -415,6 +415,12 @@ def write_state(stack: Stack, on: set[str]) -> None:
     (stack.workdir / "state.json").write_text(json.dumps(state, indent=2))
 
 
+def kafka_label(broker: str) -> str:
+    if broker == "tansu":
+        return "Tansu, the no-Java fallback"
+    return f"Apache Kafka {kafka_version()}"
+
+
 def print_urls(stack: Stack) -> None:
     state = json.loads((stack.workdir / "state.json").read_text())
     urls = state["urls"]
@@ -425,12 +431,12 @@ def print_urls(stack: Stack) -> None:
         ("Prometheus", "prometheus"),
         ("Alertmanager", "alertmanager"),
         ("Demo control", "control"),
-        ("Kafka bootstrap", "kafka"),
+        (f"Kafka bootstrap ({kafka_label(state.get('kafka_broker', ''))})", "kafka"),
         ("AWS (moto) endpoint", "aws"),
         ("AWS control", "aws_control"),
     ):
         if key in urls:
-            print(f"  {label:<20} {urls[key]}", flush=True)
+            print(f"  {label:<42} {urls[key]}", flush=True)
     print(
         "\nBreak it on purpose:  eventscope demo ctl stop payment-service   (see --help)\n"
         f"Logs: {stack.workdir}/*.log\n",
