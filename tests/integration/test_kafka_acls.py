@@ -84,7 +84,7 @@ def world(kafka_factory, tmp_path: Path, monkeypatch):
         "poll_interval_seconds: 1\n"
         # frozen commits with lag would read STOP after the window; that is Burrow's business
         # (test_kafka_health.py), here OK vs. ERR is: the window never fills
-        "status_window: {commits: 3, min_commits: 1000}\n"
+        "status_window: {commits: 1000, min_commits: 1000}\n"
         "clusters:\n"
         f"  - name: acl\n    kind: kafka\n    bootstrap_servers: {node.sasl_bootstrap}\n"
         "    request_timeout_seconds: 5\n    groups: [group-b]\n"

@@ -83,7 +83,12 @@ def settled_snapshot(names: list[str]) -> ClusterSnapshot:
             snap = adapter.snapshot(time.time())
             depth = {q.name: q.ready for q in snap.queues}
             dlq = {d.dlq: d.depth for d in snap.dead_letters}
-            if all(depth.get(n) == i and dlq.get(f"{n}.dlq") == 1 for n, i in want.items()):
+            # message_stats (publish/ack counters) can arrive a stats interval after the depths
+            counted = {q.name for q in snap.queues if q.published_total is not None}
+            if all(
+                depth.get(n) == i and dlq.get(f"{n}.dlq") == 1 and n in counted
+                for n, i in want.items()
+            ):
                 return snap
             assert time.monotonic() < deadline, f"stats never settled: {depth} {dlq}"
             time.sleep(0.5)
