@@ -398,7 +398,7 @@ def test_counters_survive_a_broker_restart(node: RabbitMQNode, snapshot: Cluster
     recovered = settle(
         lambda: by_name(watcher.snapshot(time.time())).get("survivor"),
         lambda q: q is not None and q.ready + q.unacked == 6,
-        30,
+        60,  # after a kill -9 the node re-reads its queue index; seen past 30 s once here
     )
     assert recovered is not None and recovered.ready + recovered.unacked == 6, recovered
     poller.poll_once()
