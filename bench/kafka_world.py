@@ -27,8 +27,6 @@ from bench.latency_proxy import LatencyProxy
 from demo.kafka_node import KafkaNode, start_kafka
 from demo.services import ManagedProcess, ServiceError, free_port, start_tansu
 
-BROKERS = ("apache", "tansu")
-
 TOPICS = 100
 PARTITIONS = 10
 RECORDS_PER_PARTITION = 3

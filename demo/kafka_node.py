@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-import os
 import re
 import shutil
 import socket
@@ -112,19 +111,6 @@ class KafkaNode:
 
     def log_tail(self, lines: int = 30) -> str:
         return self.process.log_tail(lines)
-
-    def run_tool(self, main_class: str, *args: str, timeout: float = 60.0) -> str:
-        """Run one of Kafka's Java tools (e.g. an ACL change) against this node."""
-        done = subprocess.run(
-            ["java", "-cp", f"{kafka_lib_dir()}/*", main_class, *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise ServiceError(f"{main_class} failed: {done.stderr.strip()[-800:]}")
-        return done.stdout
 
 
 def server_properties(
@@ -229,14 +215,12 @@ def start_kafka(
     )  # fmt: skip
     if formatted.returncode != 0:
         raise ServiceError(f"{name}: formatting storage failed: {formatted.stderr.strip()}")
-    env = {**os.environ, "KAFKA_HEAP_OPTS": HEAP}
     proc = ManagedProcess(
         name,
         [*orphan_guard(), "java", HEAP, "-Xms128m", "-XX:+UseSerialGC", "-Djava.awt.headless=true",
          f"-Dlog4j2.configurationFile={home / 'log4j2.yaml'}",
          "-cp", classpath, "kafka.Kafka", str(home / "server.properties")],
         home / "stdout.log",
-        env=env,
     ).start()  # fmt: skip
     node = KafkaNode(home, port, controller_port, proc, sasl_port, dict(sasl_users or {}))
     try:

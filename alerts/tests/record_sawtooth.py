@@ -19,14 +19,7 @@ import time
 
 import requests
 
-HEALTHY = (  # healthy by construction in the demo pipeline (ml-training is slow on purpose)
-    "order-service",
-    "inventory-service",
-    "payment-service",
-    "notification-service",
-    "realtime-dashboard",
-    "batch-analytics",
-)
+from demo.pipeline.events import HEALTHY_CONSUMERS as HEALTHY  # ml-training is slow on purpose
 
 
 def record(prometheus: str, minutes: float, step: float) -> dict[tuple[str, str, str], list]:

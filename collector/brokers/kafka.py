@@ -35,6 +35,7 @@ from collector.brokers.kafka_probe import (
     fetch_first_records,
     snapshot_fields,
 )
+from collector.compute.loss import readable_from
 from collector.config import KafkaCluster
 from collector.errors import BrokerAuthError, BrokerUnavailable
 from collector.model import Broker, ClusterSnapshot, GroupMember, GroupSample, TopicPartition
@@ -476,7 +477,7 @@ def _readable(
 ) -> dict[str, dict[TopicPartition, int]]:
     """Where each group resumes: its committed offset, or the log start retention moved past it."""
     return {
-        g: {tp: max(o, start.get(tp, o)) for tp, o in offsets.items()}
+        g: {tp: readable_from(o, start.get(tp)) for tp, o in offsets.items()}
         for g, offsets in committed.items()
     }
 

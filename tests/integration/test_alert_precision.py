@@ -16,19 +16,12 @@ import time
 import pytest
 
 from demo.client import delivered
+from demo.pipeline.events import HEALTHY_CONSUMERS as HEALTHY
 from tests.conftest import DemoStack, wait_until
 
 pytestmark = pytest.mark.service
 
 # healthy by construction (ml-training is slow on purpose; its alerts are true)
-HEALTHY = (
-    "order-service",
-    "inventory-service",
-    "payment-service",
-    "notification-service",
-    "realtime-dashboard",
-    "batch-analytics",
-)
 HEALTHY_RE = "(.+/)?(" + "|".join(HEALTHY) + ")"  # Kafka groups, and RabbitMQ vhost/queue
 SETTLED_SECONDS = 30  # warm-up ends once no healthy group has had an alert for this long
 STEADY_SECONDS = 90.0  # 45 polls: noisy rules went pending within 1-3 min before (docs)

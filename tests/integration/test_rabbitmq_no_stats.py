@@ -8,10 +8,8 @@ the shared broker that was published to before any consumer (`message_stats` = `
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import TypeVar
 
 import pika
 import pytest
@@ -22,19 +20,9 @@ from collector.config import RabbitMQCluster
 from collector.model import ClusterSnapshot, QueueSample, Status
 from collector.poller import ClusterPoller
 from demo.rabbitmq_node import RabbitMQNode, start_rabbitmq_node
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.service
-T = TypeVar("T")
-
-
-def wait_until(read: Callable[[], T], ok: Callable[[T], bool], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not ok(value):
-        assert time.monotonic() < deadline, f"never settled: {value}"
-        time.sleep(0.25)
-        value = read()
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +35,14 @@ def stats_off_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitM
 
 def queue_of(snap: ClusterSnapshot, name: str) -> QueueSample | None:
     return next((q for q in snap.queues if q.name == name), None)
+
+
+def queue_once(
+    adapter: RabbitMQAdapter, name: str, ok: Callable[[QueueSample], bool]
+) -> QueueSample | None:
+    """The queue's sample from a fresh snapshot when `ok` holds for it (for `wait_until`)."""
+    q = queue_of(adapter.snapshot(0.0), name)
+    return q if q is not None and ok(q) else None
 
 
 def test_busy_queue_without_message_stats_is_not_stall(stats_off_node: RabbitMQNode) -> None:
@@ -67,9 +63,13 @@ def test_busy_queue_without_message_stats_is_not_stall(stats_off_node: RabbitMQN
     )
     try:
         # wait for depth and the consumer to reach the management API, then fill the window
+        wanted = (3, 2, 1)  # ready, unacked, consumers
         wait_until(
-            lambda: queue_of(poller.adapter.snapshot(0.0), "orders"),
-            lambda q: q is not None and (q.ready, q.unacked, q.consumers) == (3, 2, 1),
+            lambda: queue_once(
+                poller.adapter, "orders", lambda q: (q.ready, q.unacked, q.consumers) == wanted
+            ),
+            30,
+            "the depth and the consumer in the management API",
         )
         for _ in range(4):
             conn.process_data_events(time_limit=0)
@@ -98,16 +98,18 @@ def test_fresh_queue_published_to_has_unknown_acks_until_a_delivery() -> None:
         for _ in range(3):
             ch.basic_publish("", name, b"{}")
         fresh = wait_until(
-            lambda: queue_of(adapter.snapshot(0.0), name),
-            lambda q: q is not None and q.published_total == 3 and q.ready == 3,
+            lambda: queue_once(adapter, name, lambda q: (q.published_total, q.ready) == (3, 3)),
+            30,
+            "three publishes counted",
         )
         assert fresh is not None and fresh.acked_total is None  # before: 0
         method, _, _ = ch.basic_get(name)
         assert method is not None
         ch.basic_ack(method.delivery_tag)
         acked = wait_until(
-            lambda: queue_of(adapter.snapshot(0.0), name),
-            lambda q: q is not None and q.acked_total is not None,
+            lambda: queue_once(adapter, name, lambda q: q.acked_total is not None),
+            30,
+            "the first ack counted",
         )
         assert acked is not None and acked.acked_total == 1
     finally:

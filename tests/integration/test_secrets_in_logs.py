@@ -20,28 +20,21 @@ import pytest
 import requests
 
 from demo.services import free_port
+from demo.stack import drop_vhost, ensure_vhost
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.service
 
 MANAGEMENT = "http://127.0.0.1:15672"
-AUTH = ("guest", "guest")
 
 
 @pytest.fixture
 def vhost() -> Iterator[str]:
-    """A private vhost for the tap queue; deleted afterwards."""
+    """A private vhost for the tap queue (made as the demo makes its own); deleted afterwards."""
     name = f"eventscope-secrets-{uuid.uuid4().hex[:8]}"
-    url = f"{MANAGEMENT}/api/vhosts/{quote(name, safe='')}"
-    requests.put(url, json={}, auth=AUTH, timeout=10).raise_for_status()
-    requests.put(
-        f"{MANAGEMENT}/api/permissions/{quote(name, safe='')}/guest",
-        json={"configure": ".*", "write": ".*", "read": ".*"},
-        auth=AUTH,
-        timeout=10,
-    ).raise_for_status()
+    ensure_vhost(MANAGEMENT, name)
     yield name
-    requests.delete(url, auth=AUTH, timeout=10)
+    drop_vhost(MANAGEMENT, name)
 
 
 @pytest.mark.parametrize(
