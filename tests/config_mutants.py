@@ -77,7 +77,8 @@ def mutate_tree(doc: dict[str, Any], rng: random.Random) -> None:
     elif op == 4:
         parent[key] = [parent[key]]
     else:
-        kafka = [c for c in doc.get("clusters") or [] if isinstance(c, dict)]
+        clusters = doc.get("clusters")  # an earlier mutation may have made it a scalar
+        kafka = [c for c in clusters if isinstance(c, dict)] if isinstance(clusters, list) else []
         if kafka and isinstance(kafka[0].get("client"), dict):
             prop, value = rng.choice(LIBRDKAFKA_PROPERTIES)
             kafka[0]["client"][prop] = value
